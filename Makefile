@@ -1,0 +1,54 @@
+# batchledger: `make ingest` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+RUN := $(VENV)/bin/batchledger
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+# The stamp is rebuilt whenever the lock or the project metadata changes.
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); }
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+.PHONY: help setup ingest transform test lint format bench prices emulator clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.synced ## Create .venv and install the locked dependencies
+
+ingest: $(VENV)/.synced ## Ingest every batch job, build the marts (no TOGETHER_API_KEY: bundled demo)
+	@$(RUN) ingest
+
+transform: $(VENV)/.synced ## Run the dbt build alone against the last ingest
+	@$(RUN) transform
+
+test: $(VENV)/.synced ## Run lint and the test suite
+	@$(VENV)/bin/ruff check pipelines tests
+	@$(VENV)/bin/ruff format --check pipelines tests
+	@$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.synced ## Lint and check formatting
+	@$(VENV)/bin/ruff check pipelines tests
+	@$(VENV)/bin/ruff format --check pipelines tests
+
+format: $(VENV)/.synced ## Format the code
+	@$(VENV)/bin/ruff check --fix pipelines tests
+	@$(VENV)/bin/ruff format pipelines tests
+
+bench: $(VENV)/.synced ## Print speed and memory figures for parsing large result files
+	@$(VENV)/bin/python -m batchledger.bench
+
+prices: $(VENV)/.synced ## Refresh serverless rows in prices/ from genai-prices (appends dated rows)
+	@$(RUN) prices refresh
+
+emulator: $(VENV)/.synced ## Run the Together-compatible emulator on a free loopback port
+	@$(RUN) emulator --port 0
+
+clean: ## Remove the virtual environment and build output (keeps data/)
+	rm -rf $(VENV) dbt_project/target dbt_project/logs
