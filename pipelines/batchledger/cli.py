@@ -1,0 +1,195 @@
+"""The `batchledger` command line.
+
+Exit codes scripts can rely on: 0 success, 1 failure, 2 bad usage or input, 3 the API refused the
+key, 4 a batch or file was not found, 5 the API could not be reached, 6 another ingest is running.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from batchledger import __version__
+from batchledger.together import (
+    TogetherAuthError,
+    TogetherError,
+    TogetherNotFoundError,
+    TogetherUnreachableError,
+)
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+EXIT_UNREACHABLE = 5
+EXIT_BUSY = 6
+
+app = typer.Typer(
+    name="batchledger",
+    help="What together.ai batch-inference jobs really cost: ingest, price, operate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+prices_app = typer.Typer(help="Maintain the dated price seed in prices/.", no_args_is_help=True)
+app.add_typer(prices_app, name="prices")
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Known failures become one line on stderr and a documented exit code, never a traceback."""
+    from batchledger.ingest import IngestError
+    from batchledger.warehouse import WarehouseBusyError
+
+    codes: list[tuple[type[BaseException], int]] = [
+        (TogetherAuthError, EXIT_AUTH),
+        (TogetherNotFoundError, EXIT_NOT_FOUND),
+        (TogetherUnreachableError, EXIT_UNREACHABLE),
+        (TogetherError, EXIT_FAILURE),
+        (WarehouseBusyError, EXIT_BUSY),
+        (IngestError, EXIT_FAILURE),
+    ]
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            root = _root_cause(exc)
+            for kind, code in codes:
+                if isinstance(root, kind):
+                    err_console.print(f"[bold red]error:[/] {root}", highlight=False)
+                    raise typer.Exit(code) from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """dlt wraps errors raised inside a resource; unwrap to the one we raised."""
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        nxt = seen.__cause__ or seen.__context__
+        if isinstance(seen, TogetherError) or nxt is None:
+            break
+        seen = nxt
+    return seen if isinstance(seen, TogetherError) else exc
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"batchledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log HTTP retries.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request at INFO; keep that for --verbose only.
+    logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@app.command()
+@friendly_errors
+def ingest(
+    no_build: Annotated[
+        bool, typer.Option("--no-build", help="Load raw tables only; skip the dbt build.")
+    ] = False,
+) -> None:
+    """Load every batch job and its files into DuckDB, then build the marts.
+
+    Without TOGETHER_API_KEY it runs the bundled emulator and writes data/demo.duckdb.
+
+    Examples:
+      batchledger ingest
+      TOGETHER_API_KEY=... BATCHLEDGER_DB=/srv/ledger.duckdb batchledger ingest
+    """
+    from batchledger.ingest import print_summary, run_ingest
+    from batchledger.settings import load_settings
+
+    result = run_ingest(load_settings(), console, build=not no_build)
+    print_summary(result, console)
+
+
+@app.command()
+@friendly_errors
+def transform() -> None:
+    """Run the dbt build alone against the last ingest, and publish the result.
+
+    Example:
+      batchledger transform
+    """
+    from batchledger.ingest import IngestError, quiet_third_parties
+    from batchledger.settings import DEMO_DB, load_settings
+    from batchledger.transform import run_dbt
+    from batchledger.warehouse import ingest_lock, prepare_work_db, publish
+
+    quiet_third_parties()
+    settings = load_settings()
+    if settings.api_key is None:
+        settings = settings.for_demo(settings.base_url, "")
+    with ingest_lock(settings.work_dir):
+        work_db = prepare_work_db(settings.work_dir, settings.db_path)
+        if not work_db.exists():
+            hint = f" ({DEMO_DB})" if settings.demo else ""
+            raise IngestError(f"Nothing to transform yet{hint}: run `make ingest` first")
+        outcome = run_dbt(work_db, quiet=False)
+        if not outcome.success:
+            raise IngestError("dbt build failed; the published warehouse was left as it was")
+        publish(work_db, settings.db_path)
+    console.print(f"Published {settings.db_path}")
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 0,
+    time_scale: Annotated[
+        float, typer.Option(help="Virtual seconds per real second for job lifecycles.")
+    ] = 60.0,
+) -> None:
+    """Run the Together-compatible emulator (demo data) on loopback until Ctrl-C.
+
+    Example:
+      batchledger emulator --port 0
+      TOGETHER_BASE_URL=http://127.0.0.1:PORT TOGETHER_API_KEY=any batchledger ingest
+    """
+    from batchledger.emulator import serve
+
+    serve(port=port, time_scale=time_scale)
+
+
+@prices_app.command("refresh")
+def prices_refresh(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, do not write.")] = False,
+) -> None:
+    """Append dated serverless rows for Together prices that changed in genai-prices.
+
+    Example:
+      batchledger prices refresh --dry-run
+    """
+    from batchledger.prices_refresh import main as refresh_main
+
+    raise typer.Exit(refresh_main(["--dry-run"] if dry_run else []))
+
+
+if __name__ == "__main__":
+    app()

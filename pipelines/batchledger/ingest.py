@@ -1,0 +1,204 @@
+"""`make ingest`: extract and load with dlt, build the marts with dbt, publish, summarise."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dlt
+import duckdb
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from batchledger.settings import Settings
+from batchledger.sources.together_batches import (
+    IngestReport,
+    SourceOptions,
+    together_batches,
+)
+from batchledger.sources.together_batches.helpers import PendingFile
+from batchledger.sources.together_batches.settings import DATASET_NAME, PIPELINE_NAME
+from batchledger.together import TogetherClient
+from batchledger.transform import DbtOutcome, dbt_project_exists, run_dbt
+from batchledger.warehouse import ingest_lock, prepare_work_db, publish, read_known_state
+
+# A key the bundled emulator accepts; it is not a secret and never reaches the real API.
+DEMO_API_KEY = "demo-emulator-key"
+
+
+class IngestError(RuntimeError):
+    """The run did not publish; the message says why."""
+
+
+@dataclass
+class IngestResult:
+    settings: Settings
+    report: IngestReport
+    dbt: DbtOutcome | None
+    seconds: float
+    unpriced_models: list[tuple[str, int]] = field(default_factory=list)
+
+
+def quiet_third_parties() -> None:
+    """No telemetry from dlt or dbt: this machine, and many of our users', has no route out."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+@contextmanager
+def demo_emulator() -> Iterator[str]:
+    from batchledger.emulator import Emulator, demo_scenario
+
+    with Emulator(scenario=demo_scenario()) as emulator:
+        yield emulator.base_url
+
+
+def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> IngestResult:
+    """One full run. Demo mode (no key) starts the bundled emulator and writes data/demo.duckdb."""
+    quiet_third_parties()
+    started = time.monotonic()
+    emulator = demo_emulator() if settings.api_key is None else nullcontext(None)
+    with emulator as demo_url:
+        if demo_url is not None:
+            settings = settings.for_demo(demo_url, DEMO_API_KEY)
+            console.print(
+                "[bold yellow]No TOGETHER_API_KEY set: running on the bundled Together emulator "
+                f"with DEMO data[/] ({demo_url}). Output goes to {settings.db_path}, "
+                "never to a real warehouse."
+            )
+        with ingest_lock(settings.work_dir):
+            work_db = prepare_work_db(settings.work_dir, settings.db_path)
+            report = load_raw(settings, work_db, console)
+            outcome = run_dbt(work_db) if build and dbt_project_exists() else None
+            if outcome is not None and not outcome.success:
+                raise IngestError(
+                    "dbt build failed; the published warehouse was left as it was:\n  "
+                    + "\n  ".join(outcome.failures or ["see the dbt output above"])
+                )
+            unpriced = unpriced_models(work_db) if outcome is not None else []
+            publish(work_db, settings.db_path)
+    return IngestResult(
+        settings=settings,
+        report=report,
+        dbt=outcome,
+        seconds=time.monotonic() - started,
+        unpriced_models=unpriced,
+    )
+
+
+def load_raw(settings: Settings, work_db: Path, console: Console) -> IngestReport:
+    """Extract and load into the working database with dlt."""
+    assert settings.api_key is not None
+    report = IngestReport()
+    pipeline = dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=dlt.destinations.duckdb(credentials=str(work_db)),
+        dataset_name=DATASET_NAME,
+        pipelines_dir=str(settings.work_dir / "dlt"),
+    )
+    scratch = settings.work_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with (
+        TogetherClient(settings.api_key, settings.base_url) as client,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[mb]:.1f} MB"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task("Downloading files", total=None, mb=0.0)
+
+        def planned(total: int) -> None:
+            progress.update(task, total=total)
+
+        def loaded(_: PendingFile, size: int) -> None:
+            progress.update(task, advance=1, mb=progress.tasks[task].fields["mb"] + size / 1e6)
+
+        options = SourceOptions(
+            landing_dir=settings.landing_dir,
+            scratch_dir=scratch,
+            store_prompts=settings.store_prompts,
+            store_completions=settings.store_completions,
+            download_concurrency=settings.download_concurrency,
+            on_files_planned=planned,
+            on_file_loaded=loaded,
+        )
+        source = together_batches(client, options, read_known_state(work_db), report)
+        pipeline.run(source)
+    return report
+
+
+def unpriced_models(db_path: Path) -> list[tuple[str, int]]:
+    """Models with items the price seed cannot price, with their item counts."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return [
+            (str(model), int(items))
+            for model, items in con.execute(
+                """
+                select coalesce(model, '(unknown)'), count(*)
+                from marts.fct_batch_items
+                where not is_priced and item_status = 'succeeded'
+                group by all
+                order by 2 desc
+                """
+            ).fetchall()
+        ]
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+
+
+def print_summary(result: IngestResult, console: Console) -> None:
+    report = result.report
+    statuses = Counter(str(b.get("status")) for b in report.batches)
+    table = Table(title="Ingest summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(
+        "Jobs",
+        f"{len(report.batches)}  ("
+        + ", ".join(f"{status.lower()} {n}" for status, n in sorted(statuses.items()))
+        + ")",
+    )
+    table.add_row("Status changes", str(report.status_changes))
+    table.add_row(
+        "Files loaded",
+        f"{report.files_loaded}  ({report.bytes_downloaded / 1e6:.2f} MB downloaded)",
+    )
+    table.add_row(
+        "Lines loaded",
+        ", ".join(f"{name} {n}" for name, n in sorted(report.lines.items())) or "0",
+    )
+    table.add_row("Lines quarantined", str(report.quarantined))
+    if result.dbt is not None:
+        table.add_row(
+            "dbt build", ", ".join(f"{k} {v}" for k, v in sorted(result.dbt.statuses.items()))
+        )
+    table.add_row("Warehouse", str(result.settings.db_path))
+    table.add_row("Time", f"{result.seconds:.1f} s")
+    console.print(table)
+    for line in report.quarantine_examples[:10]:
+        console.print(f"[yellow]quarantined:[/] {line} (see raw_together.quarantine)")
+    for line in report.unavailable_files:
+        console.print(f"[yellow]not downloaded:[/] {line}; it will be tried again next run")
+    if result.unpriced_models:
+        console.print(
+            "[bold red]UNPRICED MODELS[/bold red]: these items have no price in prices/ and are "
+            "counted with cost NULL, not $0:"
+        )
+        for model, items in result.unpriced_models:
+            console.print(f"  [red]{model}[/red]: {items} item(s)")
+    if result.settings.demo:
+        console.print("[bold yellow]This is DEMO data from the bundled emulator.[/]")

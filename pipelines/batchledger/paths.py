@@ -1,0 +1,7 @@
+"""Where the project's own folders are, independent of the working directory."""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+PRICES_DIR = PROJECT_ROOT / "prices"

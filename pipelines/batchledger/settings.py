@@ -1,0 +1,77 @@
+"""Runtime configuration: environment variables first, then dlt's `.dlt/*.toml` files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import dlt
+
+from batchledger.together import DEFAULT_BASE_URL
+
+# dlt's config section for everything batchledger reads from .dlt/*.toml.
+DLT_SECTION = "sources.together_batches"
+DEMO_DB = Path("data/demo.duckdb")
+DEFAULT_DB = Path("data/warehouse.duckdb")
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str | None
+    base_url: str
+    db_path: Path
+    landing_dir: Path | None
+    store_prompts: bool
+    store_completions: bool
+    download_concurrency: int
+    # True once the run has been pointed at the bundled emulator.
+    demo: bool = False
+
+    @property
+    def work_dir(self) -> Path:
+        """Private to ingest: readers never open anything in here."""
+        return self.db_path.parent / ".work" / self.db_path.stem
+
+    def for_demo(self, base_url: str, api_key: str) -> Settings:
+        """Demo data goes to its own file and landing folder so it never mixes with real data."""
+        return replace(
+            self,
+            demo=True,
+            api_key=api_key,
+            base_url=base_url,
+            db_path=DEMO_DB.resolve(),
+            landing_dir=(DEMO_DB.parent / "demo_landing").resolve() if self.landing_dir else None,
+        )
+
+
+def _lookup(env: str, key: str, *, secret: bool = False) -> str | None:
+    value = os.environ.get(env)
+    if value:
+        return value
+    provider = dlt.secrets if secret else dlt.config
+    found = provider.get(f"{DLT_SECTION}.{key}")
+    return str(found) if found not in (None, "") else None
+
+
+def _flag(env: str, key: str, default: bool) -> bool:
+    value = _lookup(env, key)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings() -> Settings:
+    landing = _lookup("BATCHLEDGER_LANDING_DIR", "landing_dir") or "data/landing"
+    keep_landing = _flag("BATCHLEDGER_KEEP_LANDING", "keep_landing", True)
+    return Settings(
+        api_key=_lookup("TOGETHER_API_KEY", "api_key", secret=True),
+        base_url=_lookup("TOGETHER_BASE_URL", "base_url") or DEFAULT_BASE_URL,
+        db_path=Path(_lookup("BATCHLEDGER_DB", "db") or DEFAULT_DB).resolve(),
+        landing_dir=Path(landing).resolve() if keep_landing else None,
+        store_prompts=_flag("BATCHLEDGER_STORE_PROMPTS", "store_prompts", False),
+        store_completions=_flag("BATCHLEDGER_STORE_COMPLETIONS", "store_completions", False),
+        download_concurrency=int(
+            _lookup("BATCHLEDGER_DOWNLOAD_CONCURRENCY", "download_concurrency") or 4
+        ),
+    )

@@ -1,0 +1,326 @@
+"""dlt source for together.ai Batch Inference: jobs, their files, and every line of those files.
+
+A Together batch object carries no cost, counts or metadata; the per-line `usage` in the result
+files is the only record of spend. So this source loads every line of every input, output and
+error file, each file exactly once, and keeps the job metadata and its status timeline beside them.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from batchledger.sources.together_batches.helpers import (
+    FileTally,
+    PendingFile,
+    parse_file,
+    pending_files,
+    status_changes,
+)
+from batchledger.sources.together_batches.settings import LINE_KEY
+from batchledger.together import Download, TogetherClient, TogetherNotFoundError
+from batchledger.together.client import sha256_file
+
+log = logging.getLogger(__name__)
+
+
+def _columns(**types: str) -> dict[str, Any]:
+    """Fresh column hints per table: dlt fills these dicts in place, so none may be shared."""
+    return {
+        name: {
+            "data_type": kind,
+            **({"timezone": True} if kind == "timestamp" else {}),
+        }
+        for name, kind in types.items()
+    }
+
+
+# Declared so that columns which are null for every row so far still exist for dbt.
+BATCH_COLUMNS = _columns(
+    id="text",
+    user_id="text",
+    input_file_id="text",
+    file_size_bytes="bigint",
+    status="text",
+    job_deadline="timestamp",
+    created_at="timestamp",
+    endpoint="text",
+    progress="double",
+    model_id="text",
+    output_file_id="text",
+    error_file_id="text",
+    error="text",
+    completed_at="timestamp",
+    observed_at="timestamp",
+)
+FILE_COLUMNS = _columns(
+    id="text",
+    object="text",
+    created_at="bigint",
+    filename="text",
+    bytes="bigint",
+    purpose="text",
+    file_type="text",
+    processed="bool",
+    line_count="bigint",
+    processing_status="text",
+    observed_at="timestamp",
+)
+FILE_LOAD_COLUMNS = _columns(
+    file_id="text",
+    batch_id="text",
+    file_kind="text",
+    is_final="bool",
+    lines_total="bigint",
+    lines_loaded="bigint",
+    lines_quarantined="bigint",
+    content_bytes="bigint",
+    sha256="text",
+    loaded_at="timestamp",
+)
+LINE_TABLES = {"input": "batch_requests", "output": "batch_results", "error": "batch_results"}
+
+
+@dataclass(frozen=True)
+class KnownState:
+    """What the warehouse already holds, so that a rerun fetches only what changed."""
+
+    final_loads: frozenset[str] = frozenset()
+    last_status: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+
+
+@dataclass
+class IngestReport:
+    """Counts for the end-of-run summary, filled in while the source runs."""
+
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    status_changes: int = 0
+    files_loaded: int = 0
+    bytes_downloaded: int = 0
+    lines: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    quarantine_examples: list[str] = field(default_factory=list)
+    unavailable_files: list[str] = field(default_factory=list)
+
+    def add_tally(self, table: str, pending: PendingFile, tally: FileTally) -> None:
+        self.files_loaded += 1
+        self.lines[table] = self.lines.get(table, 0) + tally.lines_loaded
+        self.quarantined += tally.lines_quarantined
+        for reason, count in tally.quarantine_errors.items():
+            self.quarantine_examples.append(
+                f"{count} line(s) of {pending.file_kind} file {pending.file_id}: {reason}"
+            )
+
+
+@dataclass
+class SourceOptions:
+    landing_dir: Path | None
+    scratch_dir: Path
+    store_prompts: bool = False
+    store_completions: bool = False
+    download_concurrency: int = 4
+    on_files_planned: Callable[[int], None] | None = None
+    on_file_loaded: Callable[[PendingFile, int], None] | None = None
+
+
+@dlt.source(name="together_batches", max_table_nesting=0)
+def together_batches(
+    client: TogetherClient,
+    options: SourceOptions,
+    known: KnownState | None = None,
+    report: IngestReport | None = None,
+) -> tuple[DltResource, ...]:
+    """Every batch job in the account, its status timeline, its files and their lines.
+
+    The client comes in ready-made so the API key never passes through dlt's config or trace.
+    """
+    known = known or KnownState()
+    report = report if report is not None else IngestReport()
+    observed_at = datetime.now(UTC)
+
+    @cache
+    def all_batches() -> list[dict[str, Any]]:
+        batches = client.list_batches()
+        report.batches = batches
+        return batches
+
+    @cache
+    def files_by_id() -> dict[str, dict[str, Any]]:
+        return {str(f["id"]): f for f in client.list_files() if f.get("id")}
+
+    @dlt.resource(
+        name="batches",
+        write_disposition="merge",
+        primary_key="id",
+        columns=BATCH_COLUMNS,
+    )
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        """One row per batch job, replaced whenever the job changes."""
+        yield [{**batch, "observed_at": observed_at} for batch in all_batches()]
+
+    @dlt.resource(
+        name="batch_status_history",
+        write_disposition="merge",
+        primary_key=("batch_id", "observed_at"),
+        columns=_columns(
+            batch_id="text", status="text", progress="double", observed_at="timestamp"
+        ),
+    )
+    def batch_status_history() -> Iterator[list[dict[str, Any]]]:
+        """One row per batch and ingest in which its status or progress changed."""
+        changed = status_changes(all_batches(), known.last_status)
+        report.status_changes = len(changed)
+        yield [
+            {
+                "batch_id": batch["id"],
+                "status": batch.get("status"),
+                "progress": batch.get("progress"),
+                "observed_at": observed_at,
+            }
+            for batch in changed
+        ]
+
+    @dlt.resource(name="files", write_disposition="merge", primary_key="id", columns=FILE_COLUMNS)
+    def files() -> Iterator[list[dict[str, Any]]]:
+        """Metadata of every file a batch refers to (input, output, error)."""
+        listed = files_by_id()
+        rows = []
+        for file_id, batch_id in _referenced_files(all_batches()):
+            meta = listed.get(file_id)
+            if meta is None:
+                # The list can lag behind a job that just finished: ask for the file itself.
+                try:
+                    meta = client.get_file(file_id, batch_id=batch_id)
+                except TogetherNotFoundError as exc:
+                    log.warning("%s", exc)
+                    continue
+            rows.append({**meta, "observed_at": observed_at})
+        yield rows
+
+    @dlt.resource(
+        name="batch_file_lines",
+        write_disposition="merge",
+        primary_key=LINE_KEY,
+        max_table_nesting=0,
+    )
+    def batch_file_lines() -> Iterator[Any]:
+        """Every line of every pending file: batch_requests (input lines), batch_results (output
+        and error lines) and quarantine (lines that cannot be read), plus one file_loads row per
+        file, written in the same load so a crash never records a file whose lines are missing."""
+        pending = pending_files(all_batches(), set(known.final_loads))
+        if options.on_files_planned:
+            options.on_files_planned(len(pending))
+        for item, download in _download_all(client, pending, files_by_id(), options, report):
+            table = LINE_TABLES[item.file_kind]
+            store_text = (
+                options.store_prompts if item.file_kind == "input" else options.store_completions
+            )
+            tally = FileTally()
+            for chunk in parse_file(
+                download.path,
+                batch_id=item.batch_id,
+                file_id=item.file_id,
+                file_kind=item.file_kind,
+                store_text=store_text,
+                tally=tally,
+            ):
+                if chunk.rows.num_rows:
+                    yield dlt.mark.with_table_name(chunk.rows, table)
+                if chunk.quarantine.num_rows:
+                    yield dlt.mark.with_table_name(chunk.quarantine, "quarantine")
+            yield dlt.mark.with_hints(
+                {
+                    "file_id": item.file_id,
+                    "batch_id": item.batch_id,
+                    "file_kind": item.file_kind,
+                    "is_final": item.is_final,
+                    "lines_total": tally.lines_total,
+                    "lines_loaded": tally.lines_loaded,
+                    "lines_quarantined": tally.lines_quarantined,
+                    "content_bytes": download.bytes,
+                    "sha256": download.sha256,
+                    "loaded_at": observed_at,
+                },
+                dlt.mark.make_hints(
+                    table_name="file_loads",
+                    write_disposition="merge",
+                    primary_key="file_id",
+                    columns=FILE_LOAD_COLUMNS,
+                ),
+                create_table_variant=True,
+            )
+            report.add_tally(table, item, tally)
+            if options.on_file_loaded:
+                options.on_file_loaded(item, download.bytes)
+            if options.landing_dir is None:
+                download.path.unlink(missing_ok=True)
+
+    return batches, batch_status_history, files, batch_file_lines
+
+
+def _referenced_files(batches: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    seen: set[str] = set()
+    for batch in batches:
+        for key in ("input_file_id", "output_file_id", "error_file_id"):
+            file_id = batch.get(key)
+            if file_id and file_id not in seen:
+                seen.add(file_id)
+                yield file_id, str(batch["id"])
+
+
+def landing_path(landing_dir: Path, file_id: str) -> Path:
+    return landing_dir / "together" / f"{file_id}.jsonl"
+
+
+def _download_all(
+    client: TogetherClient,
+    pending: list[PendingFile],
+    metadata: dict[str, dict[str, Any]],
+    options: SourceOptions,
+    report: IngestReport,
+) -> Iterator[tuple[PendingFile, Download]]:
+    """Download with bounded concurrency, yielding files in plan order as each one lands.
+
+    A complete landing copy from an earlier run that crashed before its load is reused instead of
+    downloaded again; a complete copy is one whose size matches the file's metadata.
+    """
+    target_dir = options.landing_dir or Path(tempfile.mkdtemp(dir=options.scratch_dir))
+    window = max(1, options.download_concurrency) * 2
+    queue: deque[tuple[PendingFile, Future[Download | None]]] = deque()
+    todo = iter(pending)
+
+    def fetch(item: PendingFile) -> Download | None:
+        dest = landing_path(target_dir, item.file_id)
+        expected = metadata.get(item.file_id, {}).get("bytes")
+        if item.is_final and dest.exists() and dest.stat().st_size == expected:
+            return Download(path=dest, bytes=expected, sha256=sha256_file(dest))
+        try:
+            download = client.download_file(item.file_id, dest, batch_id=item.batch_id)
+        except TogetherNotFoundError as exc:
+            log.warning("%s", exc)
+            report.unavailable_files.append(str(exc))
+            return None
+        report.bytes_downloaded += download.bytes
+        return download
+
+    with ThreadPoolExecutor(max_workers=max(1, options.download_concurrency)) as pool:
+        while True:
+            while len(queue) < window and (item := next(todo, None)) is not None:
+                queue.append((item, pool.submit(fetch, item)))
+            if not queue:
+                break
+            item, future = queue.popleft()
+            download = future.result()
+            if download is not None:
+                yield item, download

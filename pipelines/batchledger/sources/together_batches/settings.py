@@ -1,0 +1,14 @@
+"""Constants of the together_batches source."""
+
+DATASET_NAME = "raw_together"
+PIPELINE_NAME = "together_batches"
+
+# Together's terminal states; output and error files no longer change after these.
+TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
+
+# Bytes of file per Arrow chunk: big enough for vectorised parsing, small enough to bound memory.
+CHUNK_BYTES = 16 << 20
+# Quarantined lines keep this much raw text: enough to diagnose, not a copy of a prompt.
+QUARANTINE_TEXT_CHARS = 1_000
+
+LINE_KEY = ("file_id", "line_number")
