@@ -18,6 +18,7 @@ import pyarrow.csv as pa_csv
 
 from batchledger.sources.together_batches.settings import (
     CHUNK_BYTES,
+    LINE_KEY,
     QUARANTINE_TEXT_CHARS,
     TERMINAL_STATUSES,
 )
@@ -227,9 +228,17 @@ def parse_file(
             tally.lines_quarantined += quarantine.num_rows
             for reason in quarantine.column("error").to_pylist():
                 tally.quarantine_errors[reason] = tally.quarantine_errors.get(reason, 0) + 1
-            yield ParsedChunk(rows=rows, quarantine=quarantine)
+            yield ParsedChunk(rows=_keys_required(rows), quarantine=_keys_required(quarantine))
     finally:
         con.close()
+
+
+def _keys_required(table: pa.Table) -> pa.Table:
+    """Mark the primary-key columns NOT NULL, as dlt's schema has them (they never are null)."""
+    fields = [
+        field.with_nullable(False) if field.name in LINE_KEY else field for field in table.schema
+    ]
+    return table.cast(pa.schema(fields))
 
 
 def _only(params: dict[str, Any], sql: str) -> dict[str, Any]:
