@@ -41,7 +41,8 @@ prices_app = typer.Typer(help="Maintain the dated price seed in prices/.", no_ar
 app.add_typer(prices_app, name="prices")
 
 console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: an error is one line, however narrow the terminal.
+err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,7 +153,7 @@ def transform() -> None:
         if not work_db.exists():
             hint = f" ({DEMO_DB})" if settings.demo else ""
             raise IngestError(f"Nothing to transform yet{hint}: run `make ingest` first")
-        outcome = run_dbt(work_db, quiet=False)
+        outcome = run_dbt(work_db, artifacts_dir=settings.work_dir / "dbt", quiet=False)
         if not outcome.success:
             raise IngestError("dbt build failed; the published warehouse was left as it was")
         publish(work_db, settings.db_path)
@@ -190,6 +191,15 @@ def prices_refresh(
 
     raise typer.Exit(refresh_main(["--dry-run"] if dry_run else []))
 
+
+def _register_operations() -> None:
+    # The operations commands import this module for friendly_errors, so register them last.
+    from batchledger.ops import register
+
+    register(app)
+
+
+_register_operations()
 
 if __name__ == "__main__":
     app()

@@ -75,7 +75,11 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
         with ingest_lock(settings.work_dir):
             work_db = prepare_work_db(settings.work_dir, settings.db_path)
             report = load_raw(settings, work_db, console)
-            outcome = run_dbt(work_db) if build and dbt_project_exists() else None
+            outcome = (
+                run_dbt(work_db, artifacts_dir=settings.work_dir / "dbt")
+                if build and dbt_project_exists()
+                else None
+            )
             if outcome is not None and not outcome.success:
                 raise IngestError(
                     "dbt build failed; the published warehouse was left as it was:\n  "

@@ -1,8 +1,15 @@
-"""Run the dbt project (dbt_project/) against a warehouse file, once per ingest."""
+"""Run the dbt project (dbt_project/) against a warehouse file, once per ingest.
+
+dbt runs in a child process: dbt-duckdb keeps a process-wide connection open after it finishes,
+which would stop this process from checkpointing and publishing the same file.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,25 +30,54 @@ def dbt_project_exists() -> bool:
     return (DBT_PROJECT_DIR / "dbt_project.yml").exists()
 
 
-def run_dbt(db_path: Path, args: tuple[str, ...] = ("build",), *, quiet: bool = True) -> DbtOutcome:
-    """Invoke dbt in-process (its start-up costs ~2 s, so once per ingest, not once per model)."""
-    os.environ["BATCHLEDGER_DBT_DB"] = str(db_path)
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    from dbt.cli.main import dbtRunner  # heavy import: only when dbt actually runs
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter, so the venv's pinned dbt is the one that runs."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
 
-    flags = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+
+def run_dbt(
+    db_path: Path,
+    args: tuple[str, ...] = ("build",),
+    *,
+    artifacts_dir: Path,
+    quiet: bool = True,
+) -> DbtOutcome:
+    """Run one dbt command (its start-up costs ~2 s, so once per ingest, not once per model)."""
+    env = {
+        **os.environ,
+        "BATCHLEDGER_DBT_DB": str(db_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    target = artifacts_dir / "target"
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(artifacts_dir / "logs"),
+    ]
     if quiet:
-        flags.append("--quiet")
-    result = dbtRunner().invoke([*args, *flags])
-    outcome = DbtOutcome(success=bool(result.success))
-    for node_result in getattr(result.result, "results", None) or []:
-        status = str(getattr(node_result.status, "value", node_result.status))
+        command.insert(1, "--quiet")
+    (target / "run_results.json").unlink(missing_ok=True)
+    completed = subprocess.run(command, env=env, cwd=DBT_PROJECT_DIR, check=False)
+    outcome = DbtOutcome(success=completed.returncode == 0)
+    results_file = target / "run_results.json"
+    if not results_file.exists():
+        outcome.failures.append(f"dbt exited with {completed.returncode} before running any node")
+        return outcome
+    for result in json.loads(results_file.read_text()).get("results", []):
+        status = str(result.get("status"))
         outcome.statuses[status] += 1
-        label = f"{node_result.node.name}: {node_result.message or status}"
+        node = str(result.get("unique_id", "?")).split(".")[-1]
+        label = f"{node}: {result.get('message') or status}"
         if status == "warn":
             outcome.warnings.append(label)
         elif status in {"fail", "error"}:
             outcome.failures.append(label)
-    if result.exception is not None:
-        outcome.failures.append(f"dbt: {result.exception}")
     return outcome

@@ -1,0 +1,427 @@
+"""The typer commands: submit, status, cancel, retry, watch. `register` adds them to the app."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from batchledger.ops.api import (
+    format_age,
+    open_client,
+    progress_bar,
+    progress_of,
+    short_id,
+)
+from batchledger.ops.estimate import estimate
+from batchledger.ops.followup import FileSource, item_outcomes, select_retry, write_followup
+from batchledger.ops.marts import JobFigures, job_figures
+from batchledger.ops.store import find_submission
+from batchledger.ops.submit import (
+    Submitted,
+    checked_file,
+    confirm,
+    parse_tags,
+    print_estimate,
+    submit_checked,
+    wait_for,
+)
+from batchledger.settings import Settings, load_settings
+from batchledger.together import TogetherClient
+
+console = Console()
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Submit without asking.")]
+
+
+def _print_json(payload: Any) -> None:
+    # Plain print: rich would wrap long lines and break the JSON.
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _money(value: Any) -> str:
+    return f"${value:.4f}" if value is not None else "?"
+
+
+# -- submit -------------------------------------------------------------------------------------
+
+
+def submit(
+    file: Annotated[Path, typer.Argument(help="The batch input JSONL.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model for lines whose body names none.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", min=1, help="max_tokens for lines that set none."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="key=value batch tag; repeatable.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the job, then ingest.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.0, help="Seconds between polls with --wait.")
+    ] = 10.0,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate, estimate and submit a batch input JSONL.
+
+    Every invalid line is reported with its number and nothing is uploaded. The estimate is an
+    upper bound: prompt tokens (chars/4) plus max_tokens per line at the batch rate in prices/.
+
+    Examples:
+      batchledger submit requests.jsonl --tag team=search --tag project=rewrite
+      batchledger submit requests.jsonl --model Qwen/Qwen2.5-7B-Instruct-Turbo \\
+          --max-tokens 256 --yes
+      batchledger submit requests.jsonl --yes --wait --interval 30
+    """
+    settings = load_settings()
+    tags = parse_tags(tag or [])
+    checked = checked_file(file, model=model, max_tokens=max_tokens)
+    result = estimate(checked.requests)
+    out = Console(stderr=True) if as_json else console
+    print_estimate(result, out)
+    confirm(yes, f"Submit {len(checked.requests)} request(s) from {file.name}?")
+    with open_client(settings) as client:
+        done = submit_checked(client, settings, file, checked, result, tags=tags)
+        job = done.job
+        if not as_json:
+            _print_submitted(done)
+        if wait:
+            job = wait_for(client, done.submission.batch_id, out, interval=interval)
+    figures = _ingest_after_wait(settings, out) if wait else {}
+    if as_json:
+        payload = _submitted_json(done, job)
+        if wait:
+            payload["figures"] = _figures_json(figures.get(str(job["id"])))
+        _print_json(payload)
+    elif wait:
+        _print_summary(job, figures.get(str(job["id"])))
+
+
+def _ingest_after_wait(settings: Settings, out: Console) -> dict[str, JobFigures]:
+    from batchledger.ingest import run_ingest
+
+    run_ingest(settings, out, build=True)
+    return job_figures(settings.db_path)
+
+
+def _print_submitted(done: Submitted) -> None:
+    batch_id = done.submission.batch_id
+    console.print(f"Submitted batch [bold]{batch_id}[/] ({done.job.get('status')})")
+    if done.warning:
+        console.print(f"[yellow]Together says:[/] {done.warning}")
+
+
+def _submitted_json(done: Submitted, job: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "batch_id": done.submission.batch_id,
+        "status": job.get("status"),
+        "input_file_id": done.submission.input_file_id,
+        "model": done.submission.model,
+        "lines": done.submission.lines,
+        "tags": done.submission.tags,
+        "estimate": {
+            "total_usd": done.submission.estimate_usd,
+            "models": [m.as_json() for m in done.estimate.models],
+            "warnings": done.estimate.warnings,
+        },
+        "warning": done.warning,
+    }
+
+
+def _figures_json(figures: JobFigures | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    return {
+        "items_succeeded": figures.items_succeeded,
+        "items_failed": figures.items_failed,
+        "items_not_processed": figures.items_not_processed,
+        "total_tokens": figures.total_tokens,
+        "cost_usd": str(figures.cost_usd) if figures.cost_usd is not None else None,
+    }
+
+
+def _print_summary(job: dict[str, Any], figures: JobFigures | None) -> None:
+    console.print(f"Batch [bold]{job['id']}[/] ended [bold]{job.get('status')}[/]")
+    if figures is None:
+        console.print("Item counts and cost are not in the warehouse yet.")
+        return
+    console.print(
+        f"  succeeded {figures.items_succeeded}, failed {figures.items_failed}, "
+        f"not processed {figures.items_not_processed}, tokens {figures.total_tokens:,}, "
+        f"cost {_money(figures.cost_usd)}"
+    )
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+def _status_rows(settings: Settings, batch_id: str | None) -> list[dict[str, Any]]:
+    figures = job_figures(settings.db_path)
+    if settings.api_key:
+        with open_client(settings) as client:
+            jobs = [client.get_batch(batch_id)] if batch_id else client.list_batches()
+    else:
+        # No key: show what the warehouse knows, as of the last ingest.
+        jobs = [
+            {"id": f.batch_id, "model_id": f.model, "status": f.status, "created_at": f.created_at}
+            for f in figures.values()
+            if batch_id is None or f.batch_id == batch_id
+        ]
+        if not jobs:
+            from batchledger.together.errors import TogetherAuthError
+
+            raise TogetherAuthError("No API key and no warehouse data: set TOGETHER_API_KEY")
+    rows = []
+    for job in jobs:
+        fig = figures.get(str(job.get("id")))
+        rows.append(
+            {
+                "batch_id": job.get("id"),
+                "model": job.get("model_id"),
+                "status": job.get("status"),
+                "progress": progress_of(job) if "progress" in job else None,
+                "created_at": job.get("created_at"),
+                "age": format_age(job.get("created_at")),
+                **(_figures_json(fig) or {}),
+            }
+        )
+    return rows
+
+
+def _status_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Batch jobs", title_justify="left")
+    for column in ("id", "model", "status", "progress", "ok", "failed", "tokens", "cost", "age"):
+        numeric = column in ("ok", "failed", "tokens")
+        # Only the model may wrap: ids and statuses must stay greppable on narrow terminals.
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "model")
+    for row in rows:
+        known = "items_succeeded" in row
+        table.add_row(
+            short_id(str(row["batch_id"])),
+            str(row["model"] or "?"),
+            str(row["status"]),
+            progress_bar(row["progress"], width=10) if row["progress"] is not None else "",
+            str(row["items_succeeded"]) if known else "",
+            str(row["items_failed"]) if known else "",
+            f"{row['total_tokens']:,}" if known else "",
+            f"${row['cost_usd']}" if known and row["cost_usd"] is not None else "",
+            row["age"],
+        )
+    return table
+
+
+def status(
+    batch_id: Annotated[str | None, typer.Argument(help="One job; all jobs without it.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh in place until Ctrl-C.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between refreshes.")
+    ] = 5.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show jobs: status and progress from the API, counts and cost from the warehouse.
+
+    Without TOGETHER_API_KEY it shows the warehouse's view as of the last ingest.
+
+    Examples:
+      batchledger status
+      batchledger status 8e167658-... --json
+      batchledger status --watch --interval 10
+    """
+    settings = load_settings()
+    rows = _status_rows(settings, batch_id)
+    if as_json:
+        _print_json(rows)
+        return
+    if not watch:
+        console.print(_status_table(rows))
+        return
+    try:
+        with Live(_status_table(rows), console=console, auto_refresh=False) as live:
+            # With one job, stop once it has ended; the full table runs until Ctrl-C.
+            while not (batch_id and rows and str(rows[0]["status"]) in _TERMINAL):
+                time.sleep(interval)
+                rows = _status_rows(settings, batch_id)
+                live.update(_status_table(rows), refresh=True)
+    except KeyboardInterrupt:
+        pass
+
+
+_TERMINAL = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
+
+
+# -- cancel -------------------------------------------------------------------------------------
+
+
+def cancel(
+    batch_id: Annotated[str, typer.Argument(help="The job to cancel.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a job and report what it had already finished and billed.
+
+    Examples:
+      batchledger cancel 8e167658-0c1f-4a4e-9a39-2b1e5f0d6c11
+      batchledger cancel 8e167658-0c1f-4a4e-9a39-2b1e5f0d6c11 --json
+    """
+    settings = load_settings()
+    with open_client(settings) as client:
+        job = client.cancel_batch(batch_id)
+    figures = job_figures(settings.db_path).get(batch_id)
+    billed = figures.cost_usd if figures is not None else None
+    if as_json:
+        _print_json(
+            {
+                "batch_id": batch_id,
+                "status": job.get("status"),
+                "progress": progress_of(job),
+                "billed_usd": str(billed) if billed is not None else None,
+            }
+        )
+        return
+    console.print(
+        f"Batch [bold]{batch_id}[/] is now [bold]{job.get('status')}[/]; "
+        f"{progress_of(job):.1f}% had finished before the cancel."
+    )
+    if billed is not None:
+        console.print(f"Billed so far (last ingest): {_money(billed)}")
+    else:
+        console.print("Billed cost: unknown until the next ingest (finished items are billed).")
+
+
+# -- retry --------------------------------------------------------------------------------------
+
+
+def retry(
+    batch_id: Annotated[str, typer.Argument(help="The finished job to retry.", show_default=False)],
+    codes: Annotated[
+        list[str] | None,
+        typer.Option("--codes", help="Only failed items with this error code; repeatable."),
+    ] = None,
+    include_not_processed: Annotated[
+        bool, typer.Option("--include-not-processed", help="Also items never processed.")
+    ] = False,
+    truncate_chars: Annotated[
+        int | None, typer.Option("--truncate-chars", min=1, help="Cut message texts to N chars.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write the follow-up JSONL.")
+    ] = None,
+    submit_it: Annotated[
+        bool, typer.Option("--submit", help="Submit the follow-up, linked to its parent.")
+    ] = False,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a follow-up JSONL of a job's failed (and unprocessed) items; optionally submit it.
+
+    Request bodies come from the ingest's landing copy of the input file, or a fresh download.
+
+    Examples:
+      batchledger retry 8e167658-... --include-not-processed -o retry.jsonl
+      batchledger retry 8e167658-... --codes timeout --codes context_length_exceeded \\
+          --truncate-chars 8000 --submit --yes
+    """
+    settings = load_settings()
+    dest = output or Path(f"retry-{short_id(batch_id)}.jsonl")
+    with open_client(settings) as client:
+        job = client.get_batch(batch_id)
+        files = FileSource(settings, client)
+        try:
+            outcomes = item_outcomes(job, files)
+        finally:
+            files.close()
+        selected = select_retry(outcomes, codes=codes, include_not_processed=include_not_processed)
+        payload: dict[str, Any] = {
+            "batch_id": batch_id,
+            "status": outcomes.status,
+            "failed": len(outcomes.failed),
+            "not_processed": len(outcomes.not_processed),
+            "selected": len(selected),
+            "output": None,
+            "submitted_batch_id": None,
+        }
+        if not selected:
+            _report_retry(payload, as_json)
+            return
+        write_followup(outcomes, selected, dest, truncate_chars=truncate_chars)
+        payload["output"] = str(dest)
+        if submit_it:
+            payload["submitted_batch_id"] = _submit_followup(
+                client, settings, dest, batch_id, yes, quiet=as_json
+            )
+    _report_retry(payload, as_json)
+
+
+def _submit_followup(
+    client: TogetherClient, settings: Settings, dest: Path, parent: str, yes: bool, *, quiet: bool
+) -> str:
+    checked = checked_file(dest, model=None, max_tokens=None)
+    result = estimate(checked.requests)
+    print_estimate(result, Console(stderr=True) if quiet else console)
+    confirm(yes, f"Submit {len(checked.requests)} retried request(s)?")
+    parent_submission = find_submission(settings, parent)
+    # The retry inherits its parent's tags, so its cost lands in the same cohorts.
+    tags = dict(parent_submission.tags) if parent_submission else {}
+    done = submit_checked(
+        client, settings, dest, checked, result, tags=tags, parent_batch_id=parent
+    )
+    return done.submission.batch_id
+
+
+def _report_retry(payload: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(payload)
+        return
+    console.print(
+        f"Batch {payload['batch_id']} ({payload['status']}): {payload['failed']} failed, "
+        f"{payload['not_processed']} not processed; {payload['selected']} selected."
+    )
+    if payload["output"] is None:
+        console.print("Nothing to retry.")
+        return
+    console.print(f"Wrote {payload['output']}")
+    if payload["submitted_batch_id"]:
+        console.print(f"Submitted follow-up batch [bold]{payload['submitted_batch_id']}[/]")
+
+
+def watch(
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.0, help="Seconds between passes.")
+    ] = 60.0,
+    notify: Annotated[
+        str | None, typer.Option("--notify", help="Slack-compatible webhook URL for alerts.")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")] = False,
+    no_ingest: Annotated[
+        bool, typer.Option("--no-ingest", help="Alert only; leave ingesting to another job.")
+    ] = False,
+) -> None:
+    """Poll the API, ingest jobs that ended, and alert once per problem (state survives restarts).
+
+    Alerts: a job failed, expired or was cancelled; a job completed with failed or unprocessed
+    items. They go to stdout and, with --notify, to a webhook as {"text": ...}.
+
+    Examples:
+      batchledger watch --interval 120 --notify https://hooks.slack.com/services/...
+      */10 * * * * batchledger watch --once --notify https://hooks.slack.com/services/...
+    """
+    from batchledger.ops.watch import run_pass
+
+    settings = load_settings()
+    try:
+        while True:
+            run_pass(settings, console, notify=notify, ingest=not no_ingest)
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        console.print("Stopped.")

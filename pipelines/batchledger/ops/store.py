@@ -1,0 +1,93 @@
+"""The ops folder next to the warehouse: submissions with their tags, and alert state.
+
+Plain files rather than DuckDB: the warehouse file is replaced atomically by every ingest, so
+anything written into it would be lost; dbt reads these files instead (tags as a seed-shaped CSV).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batchledger.settings import Settings
+
+SUBMISSIONS_FILE = "submissions.jsonl"
+# Same columns as dbt_project/seeds/batch_tags.csv, so it can be appended or wired as a source.
+TAGS_FILE = "batch_tags.csv"
+TAG_COLUMNS = ("batch_id", "tag_key", "tag_value")
+ALERTS_FILE = "alerts.json"
+
+
+def ops_dir(settings: Settings) -> Path:
+    return settings.db_path.parent / ".ops"
+
+
+@dataclass(frozen=True)
+class Submission:
+    batch_id: str
+    submitted_at: str
+    file: str
+    input_file_id: str
+    model: str | None
+    lines: int
+    estimate_usd: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    parent_batch_id: str | None = None
+
+
+def record_submission(settings: Settings, submission: Submission) -> None:
+    folder = ops_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / SUBMISSIONS_FILE).open("a", encoding="utf-8") as out:
+        out.write(json.dumps(asdict(submission), sort_keys=True) + "\n")
+    tags_path = folder / TAGS_FILE
+    new_file = not tags_path.exists()
+    with tags_path.open("a", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        if new_file:
+            writer.writerow(TAG_COLUMNS)
+        for key, value in sorted(submission.tags.items()):
+            writer.writerow([submission.batch_id, key, value])
+
+
+def read_submissions(settings: Settings) -> list[Submission]:
+    path = ops_dir(settings) / SUBMISSIONS_FILE
+    if not path.exists():
+        return []
+    found: list[Submission] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            found.append(Submission(**json.loads(line)))
+        except (json.JSONDecodeError, TypeError):
+            continue  # a torn last line from a crash must not block every later command
+    return found
+
+
+def find_submission(settings: Settings, batch_id: str) -> Submission | None:
+    return next((s for s in read_submissions(settings) if s.batch_id == batch_id), None)
+
+
+def read_json_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def write_json_state(path: Path, state: dict[str, Any]) -> None:
+    """Write-then-rename: a crash mid-write never loses the record of alerts already sent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(state, out, indent=2, sort_keys=True)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,157 @@
+"""Submit a JSONL: validate, estimate, confirm, upload, create, record; optionally wait."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from batchledger.ops.api import is_terminal, progress_of, short_id
+from batchledger.ops.errors import OpsUsageError
+from batchledger.ops.estimate import Estimate
+from batchledger.ops.store import Submission, record_submission
+from batchledger.ops.validate import Checked, check_file, write_requests
+from batchledger.settings import Settings
+from batchledger.together import TogetherClient
+
+
+@dataclass
+class Submitted:
+    job: dict[str, Any]
+    warning: str | None
+    submission: Submission
+    estimate: Estimate
+
+
+def parse_tags(raw: list[str]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise OpsUsageError(f"--tag expects key=value, got {item!r}")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def checked_file(path: Path, *, model: str | None, max_tokens: int | None) -> Checked:
+    """Validate, raising one usage error listing every problem by line."""
+    if not path.is_file():
+        raise OpsUsageError(f"no such file: {path}")
+    checked = check_file(path, model=model, max_tokens=max_tokens)
+    if checked.problems:
+        shown = checked.problems[:50]
+        more = len(checked.problems) - len(shown)
+        lines = [f"{path.name}: {problem}" for problem in shown]
+        if more:
+            lines.append(f"... and {more} more")
+        raise OpsUsageError(
+            f"{len(checked.problems)} problem(s), nothing uploaded:\n" + "\n".join(lines)
+        )
+    return checked
+
+
+def print_estimate(result: Estimate, console: Console) -> None:
+    table = Table(title="Upper-bound cost estimate", title_justify="left")
+    for column in ("model", "lines", "prompt tokens (est.)", "max output tokens", "rate", "USD"):
+        table.add_column(column, justify="left" if column in ("model", "rate") else "right")
+    for entry in result.models:
+        table.add_row(
+            entry.model,
+            str(entry.lines),
+            f"{entry.prompt_tokens:,}",
+            f"{entry.max_output_tokens:,}",
+            entry.pricing_mode or "[red]UNPRICED[/]",
+            f"{entry.cost_usd:.4f}" if entry.cost_usd is not None else "?",
+        )
+    console.print(table)
+    total = result.total_usd
+    if total is None:
+        console.print(f"At most ${result.priced_usd:.4f} for the priced models, plus unpriced ones")
+    else:
+        console.print(f"At most [bold]${total:.4f}[/]")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def confirm(yes: bool, question: str) -> None:
+    """--yes, or a terminal to ask on: a cron job must never hang or submit by accident."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise OpsUsageError("stdin is not a terminal: pass --yes to submit without a prompt")
+    if not typer.confirm(question, default=False):
+        raise OpsUsageError("not submitted")
+
+
+def submit_checked(
+    client: TogetherClient,
+    settings: Settings,
+    path: Path,
+    checked: Checked,
+    result: Estimate,
+    *,
+    tags: dict[str, str],
+    parent_batch_id: str | None = None,
+) -> Submitted:
+    models = sorted({request.model for request in checked.requests})
+    with tempfile.TemporaryDirectory(prefix="batchledger-submit-") as tmp:
+        upload_path = path
+        if checked.rewritten:
+            # Send exactly what was validated and estimated, defaults filled in, same file name.
+            upload_path = Path(tmp) / path.name
+            write_requests(checked.requests, upload_path)
+        uploaded = client.upload_file(upload_path)
+    job, warning = client.create_batch(
+        str(uploaded["id"]), model_id=models[0] if len(models) == 1 else None
+    )
+    total = result.total_usd
+    submission = Submission(
+        batch_id=str(job["id"]),
+        submitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        file=str(path.resolve()),
+        input_file_id=str(uploaded["id"]),
+        model=models[0] if len(models) == 1 else None,
+        lines=len(checked.requests),
+        estimate_usd=str(total) if total is not None else None,
+        tags=tags,
+        parent_batch_id=parent_batch_id,
+    )
+    record_submission(settings, submission)
+    return Submitted(job=job, warning=warning, submission=submission, estimate=result)
+
+
+def wait_for(
+    client: TogetherClient,
+    batch_id: str,
+    console: Console,
+    *,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll until the job ends, with a progress bar; returns the final job."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"batch {short_id(batch_id)}", total=100.0, status="")
+        while True:
+            job = client.get_batch(batch_id)
+            progress.update(task, completed=progress_of(job), status=str(job.get("status")))
+            if is_terminal(job):
+                return job
+            sleep(interval)

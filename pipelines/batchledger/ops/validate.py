@@ -1,0 +1,107 @@
+"""Check a batch input JSONL before anything is uploaded, reporting every problem by line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Together's documented limits for one batch input file.
+MAX_LINES = 50_000
+MAX_BYTES = 100 * 1024 * 1024
+MAX_CUSTOM_ID_CHARS = 64
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None  # None: the problem is the file as a whole
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@dataclass
+class Request:
+    line: int
+    custom_id: str
+    body: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        return str(self.body["model"])
+
+
+@dataclass
+class Checked:
+    requests: list[Request] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    # True when --model / --max-tokens filled in a body, so the file sent must be rewritten.
+    rewritten: bool = False
+
+
+def check_file(path: Path, *, model: str | None = None, max_tokens: int | None = None) -> Checked:
+    """Parse and validate; `model` and `max_tokens` fill bodies that lack them."""
+    checked = Checked()
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        checked.problems.append(Problem(None, f"file is {size} bytes; the limit is {MAX_BYTES}"))
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        count = 0
+        for number, raw in enumerate(lines, start=1):
+            count = number
+            problem = _check_line(number, raw, seen, checked, model, max_tokens)
+            if problem:
+                checked.problems.append(Problem(number, problem))
+    if count > MAX_LINES:
+        checked.problems.append(Problem(None, f"file has {count} lines; the limit is {MAX_LINES}"))
+    if count == 0:
+        checked.problems.append(Problem(None, "file is empty"))
+    return checked
+
+
+def _check_line(
+    number: int,
+    raw: str,
+    seen: dict[str, int],
+    checked: Checked,
+    model: str | None,
+    max_tokens: int | None,
+) -> str | None:
+    if not raw.strip():
+        return "empty line"
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg})"
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    custom_id = record.get("custom_id")
+    if not isinstance(custom_id, str) or not custom_id:
+        return "custom_id is missing or not a string"
+    if len(custom_id) > MAX_CUSTOM_ID_CHARS:
+        return f"custom_id has {len(custom_id)} characters; the limit is {MAX_CUSTOM_ID_CHARS}"
+    if custom_id in seen:
+        return f"custom_id {custom_id!r} duplicates line {seen[custom_id]}"
+    seen[custom_id] = number
+    body = record.get("body")
+    if not isinstance(body, dict):
+        return "body is missing or not a JSON object"
+    if not body.get("model"):
+        if not model:
+            return "no model: set body.model or pass --model"
+        body["model"] = model
+        checked.rewritten = True
+    if max_tokens is not None and body.get("max_tokens") is None:
+        body["max_tokens"] = max_tokens
+        checked.rewritten = True
+    checked.requests.append(Request(number, custom_id, body))
+    return None
+
+
+def write_requests(requests: list[Request], dest: Path) -> None:
+    with dest.open("w", encoding="utf-8") as out:
+        for request in requests:
+            out.write(json.dumps({"custom_id": request.custom_id, "body": request.body}) + "\n")

@@ -1,0 +1,127 @@
+"""One pass of `watch`: poll, ingest what ended, and deliver each alert exactly once.
+
+State lives in `<db dir>/.ops/alerts.json` and is rewritten after every delivered alert, so a
+crash or restart never repeats an alert that went out nor drops one that did not.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from batchledger.ops.api import BAD_END_STATUSES, is_terminal, open_client, short_id
+from batchledger.ops.followup import FileSource, item_outcomes
+from batchledger.ops.store import ops_dir, read_json_state, write_json_state
+from batchledger.settings import Settings
+from batchledger.together import TogetherClient
+from batchledger.together.errors import TogetherError
+
+ALERTS_FILE = "alerts.json"
+WEBHOOK_ATTEMPTS = 3
+WEBHOOK_BACKOFF_SECONDS = 1.0  # doubled per attempt; tests set it to 0
+WEBHOOK_TIMEOUT = httpx.Timeout(10.0)
+
+Alert = tuple[str, str]  # (key that makes it unique, text)
+
+
+def post_webhook(url: str, text: str) -> bool:
+    """Slack-compatible POST {"text": ...}; retries transport errors, 429 and 5xx."""
+    for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+        try:
+            response = httpx.post(url, json={"text": text}, timeout=WEBHOOK_TIMEOUT)
+        except httpx.HTTPError:
+            response = None
+        if response is not None and response.is_success:
+            return True
+        if response is not None and response.status_code < 500 and response.status_code != 429:
+            return False  # the receiver refused it; asking again will not help
+        if attempt < WEBHOOK_ATTEMPTS:
+            time.sleep(WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    return False
+
+
+def _job_label(job: dict[str, Any]) -> str:
+    return f"batch {short_id(str(job['id']))} ({job.get('model_id') or '?'})"
+
+
+def alerts_for(
+    jobs: list[dict[str, Any]], client: TogetherClient, settings: Settings, done: set[str]
+) -> list[Alert]:
+    """Alerts the jobs call for, skipping keys already in `done` (so files are read only once)."""
+    alerts: list[Alert] = []
+    files = FileSource(settings, client)
+    try:
+        for job in jobs:
+            status = str(job.get("status"))
+            batch_id = str(job["id"])
+            if status in BAD_END_STATUSES:
+                key = f"{batch_id}:{status}"
+                if key not in done:
+                    reason = job.get("error")
+                    text = f"{_job_label(job)} {status}" + (f": {reason}" if reason else "")
+                    alerts.append((key, f"{text} (id {batch_id})"))
+            elif status == "COMPLETED":
+                key = f"{batch_id}:COMPLETED_WITH_FAILURES"
+                if key in done or f"{batch_id}:checked" in done:
+                    continue
+                outcomes = item_outcomes(job, files)
+                failed, missing = len(outcomes.failed), len(outcomes.not_processed)
+                if failed or missing:
+                    text = (
+                        f"{_job_label(job)} COMPLETED with {failed} failed and {missing} "
+                        f"unprocessed item(s) of {len(outcomes.inputs)}; "
+                        f"`batchledger retry {batch_id}`"
+                    )
+                    alerts.append((key, text))
+                else:
+                    alerts.append((f"{batch_id}:checked", ""))  # clean: remember, say nothing
+    finally:
+        files.close()
+    return alerts
+
+
+def run_pass(
+    settings: Settings, console: Console, *, notify: str | None, ingest: bool = True
+) -> list[str]:
+    """One poll; returns the texts of the alerts delivered in this pass."""
+    path = ops_dir(settings) / ALERTS_FILE
+    state = read_json_state(path)
+    sent: dict[str, str] = dict(state.get("sent") or {})
+    seen: dict[str, str] = dict(state.get("statuses") or {})
+    with open_client(settings) as client:
+        jobs = client.list_batches()
+        ended = [
+            j for j in jobs if is_terminal(j) and seen.get(str(j["id"])) != str(j.get("status"))
+        ]
+        if ended and ingest:
+            _ingest(settings, console, len(ended))
+        alerts = alerts_for(jobs, client, settings, set(sent))
+    delivered: list[str] = []
+    for key, text in alerts:
+        if text:
+            console.print(f"[bold red]ALERT[/] {text}", highlight=False, soft_wrap=True)
+            if notify and not post_webhook(notify, text):
+                console.print(f"[yellow]warning:[/] webhook delivery failed; will retry: {key}")
+                continue
+            delivered.append(text)
+        sent[key] = datetime.now(UTC).isoformat(timespec="seconds")
+        write_json_state(path, {"sent": sent, "statuses": seen})
+    seen.update({str(j["id"]): str(j.get("status")) for j in jobs})
+    write_json_state(path, {"sent": sent, "statuses": seen})
+    return delivered
+
+
+def _ingest(settings: Settings, console: Console, ended: int) -> None:
+    from batchledger.ingest import IngestError, run_ingest
+    from batchledger.warehouse import WarehouseBusyError
+
+    console.print(f"{ended} job(s) ended since the last pass: ingesting")
+    try:
+        run_ingest(settings, console, build=True)
+    except (IngestError, WarehouseBusyError, TogetherError) as exc:
+        # Alerts matter more than this ingest; the next transition or cron run retries it.
+        console.print(f"[yellow]warning:[/] ingest failed: {exc}", highlight=False)

@@ -1,0 +1,144 @@
+"""status, cancel and retry against the emulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchledger.emulator import Emulator
+from batchledger.ops.store import read_submissions
+from batchledger.settings import Settings
+from tests.conftest import make_settings
+from tests.ops.conftest import LLAMA, point_env_at, request, write_jsonl
+
+
+def demo_job(emulator: Emulator, status: str) -> str:
+    return next(j.batch_id for j in emulator.jobs() if j.status_at(emulator.now()) == status)
+
+
+def test_status_lists_every_job_as_json_and_table(
+    cli: Any, ops_settings: Settings, emulator: Emulator
+) -> None:
+    result = cli("status", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["batch_id"] for r in rows} == {j.batch_id for j in emulator.jobs()}
+    running = next(r for r in rows if r["status"] == "IN_PROGRESS")
+    assert 0 < running["progress"] < 100
+    table = cli("status", running["batch_id"])
+    assert table.exit_code == 0
+    assert running["batch_id"][:8] in table.stdout and "IN_PROGRESS" in table.stdout
+
+
+def test_status_watch_refreshes_until_the_job_ends(
+    cli: Any, fast_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_env_at(monkeypatch, make_settings(tmp_path, fast_emulator.base_url or ""))
+    path = write_jsonl(tmp_path / "ok.jsonl", [request("a")])
+    batch_id = json.loads(cli("submit", str(path), "--yes", "--json").stdout)["batch_id"]
+    result = cli("status", batch_id, "--watch", "--interval", "0.1")
+    assert result.exit_code == 0, result.stderr
+    assert "COMPLETED" in result.stdout
+
+
+def test_cancel_reports_status_and_progress(
+    cli: Any, ops_settings: Settings, emulator: Emulator
+) -> None:
+    batch_id = demo_job(emulator, "IN_PROGRESS")
+    result = cli("cancel", batch_id, "--json")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["status"] in ("CANCELING", "CANCELLED")
+    assert 0 < payload["progress"] < 100
+    again = cli("cancel", demo_job(emulator, "COMPLETED"))
+    assert again.exit_code == 1 and "already COMPLETED" in again.stderr
+
+
+def test_retry_writes_exactly_the_failed_and_unprocessed_items(
+    cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> None:
+    batch_id = demo_job(emulator, "CANCELLED")
+    truth = emulator.job(batch_id).items
+    expected_failed = {i.custom_id for i in truth if i.outcome == "failed"}
+    expected_all = expected_failed | {i.custom_id for i in truth if i.outcome == "not_processed"}
+    assert expected_failed and expected_all != expected_failed
+
+    out = tmp_path / "retry.jsonl"
+    result = cli("retry", batch_id, "--include-not-processed", "--output", str(out), "--json")
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {line["custom_id"] for line in lines} == expected_all
+    assert all(line["body"]["messages"] for line in lines)
+
+    only_failed = cli("retry", batch_id, "-o", str(out), "--truncate-chars", "5")
+    assert only_failed.exit_code == 0, only_failed.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {line["custom_id"] for line in lines} == expected_failed
+    assert all(len(m["content"]) <= 5 for line in lines for m in line["body"]["messages"])
+
+
+def test_retry_submit_records_lineage_and_inherits_tags(
+    cli: Any, fast_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = point_env_at(monkeypatch, make_settings(tmp_path, fast_emulator.base_url or ""))
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [request("good-1"), request("bad-1", model="invalid/model"), request("good-2")],
+    )
+    parent = json.loads(cli("submit", str(path), "--yes", "--json", "--tag", "team=s").stdout)
+    parent_id = parent["batch_id"]
+    while cli("status", parent_id, "--json").stdout.count('"COMPLETED"') == 0:
+        time.sleep(0.05)
+    out = tmp_path / "retry.jsonl"
+    result = cli("retry", parent_id, "-o", str(out), "--submit", "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["failed"] == 1 and payload["selected"] == 1
+    assert [json.loads(line)["custom_id"] for line in out.read_text().splitlines()] == ["bad-1"]
+    child = {s.batch_id: s for s in read_submissions(settings)}[payload["submitted_batch_id"]]
+    assert (child.parent_batch_id, child.tags) == (parent_id, {"team": "s"})
+    assert fast_emulator.job(child.batch_id).model_id in (LLAMA, "invalid/model", None)
+
+
+def test_retry_refuses_a_running_job(cli: Any, ops_settings: Settings, emulator: Emulator) -> None:
+    result = cli("retry", demo_job(emulator, "IN_PROGRESS"))
+    assert result.exit_code == 2 and "retry once it has ended" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "cancel", "retry"])
+@pytest.mark.parametrize(
+    ("setup", "code", "words"),
+    [
+        ("bad_id", 4, "(HTTP 404)"),
+        ("wrong_key", 3, "check TOGETHER_API_KEY"),
+        ("unreachable", 5, "Could not reach Together"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(
+    cli: Any,
+    ops_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    setup: str,
+    code: int,
+    words: str,
+) -> None:
+    if setup == "wrong_key":
+        monkeypatch.setenv("TOGETHER_API_KEY", "wrong")
+    elif setup == "unreachable":
+        monkeypatch.setenv("TOGETHER_BASE_URL", "http://127.0.0.1:9")
+    result = cli(command, "no-such-batch")
+    assert result.exit_code == code, result.output + result.stderr
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_every_command_has_help_with_examples(cli: Any) -> None:
+    for command in ("submit", "status", "cancel", "retry", "watch"):
+        result = cli(command, "--help")
+        assert result.exit_code == 0 and "Examples" in result.stdout
