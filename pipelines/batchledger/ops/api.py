@@ -10,7 +10,6 @@ from batchledger.together import TogetherClient
 from batchledger.together.errors import TogetherAuthError
 from batchledger.together.retry import RetryPolicy
 
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
 # Statuses that deserve an alert of their own, whatever the item counts say.
 BAD_END_STATUSES = frozenset({"FAILED", "EXPIRED", "CANCELLED"})
 
@@ -23,10 +22,6 @@ def open_client(settings: Settings) -> TogetherClient:
     if not settings.api_key:
         raise TogetherAuthError("No API key: set TOGETHER_API_KEY (ops commands need the real API)")
     return TogetherClient(settings.api_key, settings.base_url, retry=RETRY_POLICY)
-
-
-def is_terminal(job: dict[str, Any]) -> bool:
-    return str(job.get("status")) in TERMINAL_STATUSES
 
 
 def short_id(batch_id: str) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchledger.ops.api import is_terminal
 from batchledger.ops.errors import OpsUsageError
 from batchledger.settings import Settings
+from batchledger.sources.together_batches.helpers import is_terminal
 from batchledger.together import TogetherClient
 
 

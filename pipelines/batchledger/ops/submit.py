@@ -16,12 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from batchledger.ops.api import is_terminal, progress_of, short_id
+from batchledger.ops.api import progress_of, short_id
 from batchledger.ops.errors import OpsUsageError
 from batchledger.ops.estimate import Estimate
 from batchledger.ops.store import Submission, record_submission
 from batchledger.ops.validate import Checked, check_file, write_requests
 from batchledger.settings import Settings
+from batchledger.sources.together_batches.helpers import is_terminal
 from batchledger.together import TogetherClient
 
 

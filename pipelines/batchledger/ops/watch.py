@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from batchledger.ops.api import BAD_END_STATUSES, is_terminal, open_client, short_id
+from batchledger.ops.api import BAD_END_STATUSES, open_client, short_id
 from batchledger.ops.followup import FileSource, item_outcomes
 from batchledger.ops.store import ops_dir, read_json_state, write_json_state
 from batchledger.settings import Settings
+from batchledger.sources.together_batches.helpers import is_terminal
 from batchledger.together import TogetherClient
 from batchledger.together.errors import TogetherError
 
