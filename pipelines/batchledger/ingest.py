@@ -187,9 +187,9 @@ def print_summary(result: IngestResult, console: Console) -> None:
     )
     table.add_row("Lines quarantined", str(report.quarantined))
     if result.dbt is not None:
-        table.add_row(
-            "dbt build", ", ".join(f"{k} {v}" for k, v in sorted(result.dbt.statuses.items()))
-        )
+        # Exposures report "no-op": they document the finance queries, they build nothing.
+        shown = {k: v for k, v in result.dbt.statuses.items() if k != "no-op"}
+        table.add_row("dbt build", ", ".join(f"{k} {v}" for k, v in sorted(shown.items())))
     table.add_row("Warehouse", str(result.settings.db_path))
     table.add_row("Time", f"{result.seconds:.1f} s")
     console.print(table)

@@ -168,11 +168,12 @@ class ScenarioJob:
 
 @dataclass
 class Scenario:
+    """What the emulator starts from: jobs as of `now` (the virtual clock's starting instant)."""
+
     now: datetime
     jobs: list[ScenarioJob] = field(default_factory=list)
     user_id: str = "5f3c9a1e7b2d4c6a8e0f1b3d"
     models: tuple[ScenarioModel, ...] = ()
-    # Input line metadata that tests use as cohort keys (team/project) lives on the items.
 
     def job(self, batch_id: str) -> ScenarioJob:
         for job in self.jobs:

@@ -1,0 +1,27 @@
+-- Warns, one row per model, when items have no price row in force at their usage time.
+-- Such items are counted with a null cost, never priced at zero; add a row to
+-- prices/model_prices.csv to price them. The failure rows are also stored in
+-- audit.assert_all_items_priced for the ingest summary.
+{{ config(severity='warn', store_failures=true, schema='audit') }}
+
+with
+
+items as (
+
+    select * from {{ ref('fct_batch_items') }}
+
+)
+
+select
+    items.provider,
+    items.model,
+    count(*) as unpriced_items,
+    count(distinct items.batch_id) as jobs,
+    cast(sum(items.total_tokens) as bigint) as total_tokens,
+    min(items.used_at) as first_used_at,
+    max(items.used_at) as last_used_at
+
+from items
+where not items.is_priced
+group by items.provider, items.model
+order by items.provider, items.model

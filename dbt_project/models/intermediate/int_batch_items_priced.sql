@@ -1,0 +1,189 @@
+with
+
+batch_items as (
+
+    select * from {{ ref('int_batch_items_joined') }}
+
+),
+
+model_prices as (
+
+    select * from {{ ref('stg_prices__model_prices') }}
+
+),
+
+batch_prices as (
+
+    select * from model_prices
+    where pricing_mode = 'batch'
+
+),
+
+serverless_prices as (
+
+    select * from model_prices
+    where pricing_mode = 'serverless'
+
+),
+
+items_timed as (
+
+    -- Usage time: the completion's created stamp, else the job's completion, else its
+    -- creation. All three are UTC timestamps, so the date and month are UTC too.
+    select
+        *,
+        coalesce(completion_created_at, job_completed_at, job_created_at) as used_at
+
+    from batch_items
+
+),
+
+items_dated as (
+
+    select
+        *,
+        cast(used_at as date) as usage_date,
+        cast(date_trunc('month', used_at) as date) as usage_month
+
+    from items_timed
+
+),
+
+items_rated as (
+
+    select
+        items_dated.*,
+        batch_prices.model_price_id as batch_model_price_id,
+        batch_prices.usd_per_million_input_tokens as batch_usd_per_million_input_tokens,
+        batch_prices.usd_per_million_output_tokens as batch_usd_per_million_output_tokens,
+        batch_prices.usd_per_million_cached_input_tokens
+            as batch_usd_per_million_cached_input_tokens,
+        serverless_prices.model_price_id as realtime_model_price_id,
+        serverless_prices.usd_per_million_input_tokens as realtime_usd_per_million_input_tokens,
+        serverless_prices.usd_per_million_output_tokens as realtime_usd_per_million_output_tokens,
+        serverless_prices.usd_per_million_cached_input_tokens
+            as realtime_usd_per_million_cached_input_tokens
+
+    from items_dated
+    left join batch_prices
+        on items_dated.provider = batch_prices.provider
+        and items_dated.model = batch_prices.model
+        and items_dated.usage_date >= batch_prices.valid_from
+        and (
+            batch_prices.effective_valid_to is null
+            or items_dated.usage_date < batch_prices.effective_valid_to
+        )
+    left join serverless_prices
+        on items_dated.provider = serverless_prices.provider
+        and items_dated.model = serverless_prices.model
+        and items_dated.usage_date >= serverless_prices.valid_from
+        and (
+            serverless_prices.effective_valid_to is null
+            or items_dated.usage_date < serverless_prices.effective_valid_to
+        )
+
+),
+
+items_billed as (
+
+    -- The billed rate is the batch row in force, else the serverless row (Together bills
+    -- models without a batch discount at standard rates), else none: unpriced, cost null.
+    select
+        *,
+        case
+            when batch_model_price_id is not null then 'batch'
+            when realtime_model_price_id is not null then 'serverless'
+        end as pricing_mode_applied,
+        coalesce(batch_model_price_id, realtime_model_price_id) as billed_model_price_id,
+        case
+            when batch_model_price_id is not null then batch_usd_per_million_input_tokens
+            else realtime_usd_per_million_input_tokens
+        end as billed_usd_per_million_input_tokens,
+        case
+            when batch_model_price_id is not null then batch_usd_per_million_output_tokens
+            else realtime_usd_per_million_output_tokens
+        end as billed_usd_per_million_output_tokens,
+        case
+            when batch_model_price_id is not null then batch_usd_per_million_cached_input_tokens
+            else realtime_usd_per_million_cached_input_tokens
+        end as billed_usd_per_million_cached_input_tokens
+
+    from items_rated
+
+),
+
+items_split as (
+
+    -- Cached prompt tokens are billed at the cached rate only where the row has one;
+    -- without one they stay in the input-rate share.
+    select
+        *,
+        case
+            when billed_usd_per_million_cached_input_tokens is not null
+                then least(cached_prompt_tokens, prompt_tokens)
+            else 0
+        end as billed_cached_prompt_tokens,
+        case
+            when realtime_usd_per_million_cached_input_tokens is not null
+                then least(cached_prompt_tokens, prompt_tokens)
+            else 0
+        end as realtime_cached_prompt_tokens
+
+    from items_billed
+
+),
+
+items_costed as (
+
+    select
+        *,
+        pricing_mode_applied is not null as is_priced,
+        case
+            when pricing_mode_applied is not null then
+                {{ usd_for_tokens(
+                    'prompt_tokens - billed_cached_prompt_tokens',
+                    'billed_usd_per_million_input_tokens'
+                ) }}
+                + {{ usd_for_tokens(
+                    'billed_cached_prompt_tokens',
+                    'coalesce(billed_usd_per_million_cached_input_tokens, 0)'
+                ) }}
+        end as input_cost_usd,
+        case
+            when pricing_mode_applied is not null then
+                {{ usd_for_tokens('completion_tokens', 'billed_usd_per_million_output_tokens') }}
+        end as output_cost_usd,
+        case
+            when realtime_model_price_id is not null then
+                {{ usd_for_tokens(
+                    'prompt_tokens - realtime_cached_prompt_tokens',
+                    'realtime_usd_per_million_input_tokens'
+                ) }}
+                + {{ usd_for_tokens(
+                    'realtime_cached_prompt_tokens',
+                    'coalesce(realtime_usd_per_million_cached_input_tokens, 0)'
+                ) }}
+                + {{ usd_for_tokens('completion_tokens', 'realtime_usd_per_million_output_tokens') }}
+        end as realtime_cost_usd
+
+    from items_split
+
+),
+
+priced as (
+
+    select
+        * exclude (
+            batch_model_price_id,
+            batch_usd_per_million_input_tokens,
+            batch_usd_per_million_output_tokens,
+            batch_usd_per_million_cached_input_tokens
+        ),
+        input_cost_usd + output_cost_usd as cost_usd,
+        realtime_cost_usd - (input_cost_usd + output_cost_usd) as savings_usd
+
+    from items_costed
+
+)
+
+select * from priced

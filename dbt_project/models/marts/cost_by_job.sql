@@ -1,0 +1,98 @@
+with
+
+batches as (
+
+    select * from {{ ref('stg_together__batches') }}
+
+),
+
+batch_files as (
+
+    select * from {{ ref('int_batch_files_checked') }}
+
+),
+
+batch_tags as (
+
+    select * from {{ ref('stg_batchledger__batch_tags') }}
+
+),
+
+items as (
+
+    select * from {{ ref('fct_batch_items') }}
+
+),
+
+job_measures as (
+
+    select
+        items.batch_id,
+        mode(items.model) as most_common_item_model,
+        count(*) filter (where items.is_orphan) as orphan_items,
+        {{ cost_measures('items') }}
+
+    from items
+    group by items.batch_id
+
+),
+
+job_tags as (
+
+    select
+        batch_id,
+        map_from_entries(list({'key': tag_key, 'value': tag_value} order by tag_key)) as tags
+
+    from batch_tags
+    group by batch_id
+
+),
+
+final as (
+
+    select
+        batches.provider,
+        batches.batch_id,
+        coalesce(batches.model, job_measures.most_common_item_model) as model,
+        batches.status,
+        batches.provider_status,
+        batches.is_terminal,
+        batches.created_at,
+        batches.completed_at,
+        date_diff('second', batches.created_at, batches.completed_at) as duration_seconds,
+        batches.input_file_id,
+        batches.output_file_id,
+        batches.error_file_id,
+        batch_files.has_input_file_loaded,
+        batch_files.has_result_files_loaded,
+        coalesce(job_measures.items_total, 0) as items_total,
+        coalesce(job_measures.items_succeeded, 0) as items_succeeded,
+        coalesce(job_measures.items_failed, 0) as items_failed,
+        coalesce(job_measures.items_not_processed, 0) as items_not_processed,
+        coalesce(job_measures.items_pending, 0) as items_pending,
+        coalesce(job_measures.orphan_items, 0) as orphan_items,
+        coalesce(job_measures.prompt_tokens, 0) as prompt_tokens,
+        coalesce(job_measures.cached_prompt_tokens, 0) as cached_prompt_tokens,
+        coalesce(job_measures.completion_tokens, 0) as completion_tokens,
+        coalesce(job_measures.total_tokens, 0) as total_tokens,
+        job_measures.input_cost_usd,
+        job_measures.output_cost_usd,
+        job_measures.cost_usd,
+        job_measures.realtime_cost_usd,
+        job_measures.savings_usd,
+        job_measures.usd_per_million_tokens,
+        coalesce(job_measures.unpriced_items, 0) as unpriced_items,
+        coalesce(job_measures.items_failed, 0) > 0 as has_failures,
+        coalesce(job_tags.tags, cast(map() as map(varchar, varchar))) as tags
+
+    from batches
+    left join batch_files
+        on batches.batch_id = batch_files.batch_id
+    left join job_measures
+        on batches.batch_id = job_measures.batch_id
+    left join job_tags
+        on batches.batch_id = job_tags.batch_id
+
+)
+
+select * from final

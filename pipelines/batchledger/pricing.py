@@ -1,0 +1,136 @@
+"""Read the price seed (`prices/model_prices.csv`) and resolve the row in force on a date.
+
+The CSV is append-only. A row's window starts at `valid_from` (inclusive) and ends at the
+earlier of its own `valid_to` and the next row's `valid_from` for the same
+(provider, model, pricing_mode), both exclusive. dbt's `stg_prices__model_prices` derives the
+same windows; `prices/README.md` explains why.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+PRICE_COLUMNS: tuple[str, ...] = (
+    "provider",
+    "model",
+    "pricing_mode",
+    "usd_per_million_input_tokens",
+    "usd_per_million_output_tokens",
+    "usd_per_million_cached_input_tokens",
+    "valid_from",
+    "valid_to",
+    "source",
+)
+PRICING_MODES: frozenset[str] = frozenset({"serverless", "batch"})
+
+PriceKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """One line of the price seed; rates are USD per million tokens."""
+
+    provider: str
+    model: str
+    pricing_mode: str
+    usd_per_million_input_tokens: Decimal
+    usd_per_million_output_tokens: Decimal
+    usd_per_million_cached_input_tokens: Decimal | None
+    valid_from: date
+    valid_to: date | None
+    source: str
+
+    @property
+    def key(self) -> PriceKey:
+        return (self.provider, self.model, self.pricing_mode)
+
+    def to_csv_fields(self) -> list[str]:
+        return [
+            self.provider,
+            self.model,
+            self.pricing_mode,
+            format_decimal(self.usd_per_million_input_tokens),
+            format_decimal(self.usd_per_million_output_tokens),
+            format_decimal(self.usd_per_million_cached_input_tokens),
+            self.valid_from.isoformat(),
+            self.valid_to.isoformat() if self.valid_to else "",
+            self.source,
+        ]
+
+
+def format_decimal(value: Decimal | None) -> str:
+    """Plain notation without exponent or trailing zeros (`1E+1` becomes `10`)."""
+    if value is None:
+        return ""
+    return format(value.normalize(), "f")
+
+
+def _optional_decimal(text: str) -> Decimal | None:
+    return Decimal(text) if text.strip() else None
+
+
+def _optional_date(text: str) -> date | None:
+    return date.fromisoformat(text) if text.strip() else None
+
+
+def parse_price_row(record: dict[str, str]) -> PriceRow:
+    """Turn one CSV record into a `PriceRow`; raises ValueError on a malformed line."""
+    mode = record["pricing_mode"]
+    if mode not in PRICING_MODES:
+        raise ValueError(f"unknown pricing_mode {mode!r} for {record['model']!r}")
+    return PriceRow(
+        provider=record["provider"],
+        model=record["model"],
+        pricing_mode=mode,
+        usd_per_million_input_tokens=Decimal(record["usd_per_million_input_tokens"]),
+        usd_per_million_output_tokens=Decimal(record["usd_per_million_output_tokens"]),
+        usd_per_million_cached_input_tokens=_optional_decimal(
+            record["usd_per_million_cached_input_tokens"]
+        ),
+        valid_from=date.fromisoformat(record["valid_from"]),
+        valid_to=_optional_date(record["valid_to"]),
+        source=record["source"],
+    )
+
+
+def read_price_rows(path: Path) -> list[PriceRow]:
+    """All rows of the price CSV in file order; the header must match `PRICE_COLUMNS` exactly."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != PRICE_COLUMNS:
+            raise ValueError(f"{path}: header must be {','.join(PRICE_COLUMNS)}")
+        return [parse_price_row(record) for record in reader]
+
+
+def effective_windows(rows: Iterable[PriceRow]) -> list[tuple[PriceRow, date | None]]:
+    """Each row with the exclusive end of its derived window (None: still in force)."""
+    by_key: dict[PriceKey, list[PriceRow]] = {}
+    for row in rows:
+        by_key.setdefault(row.key, []).append(row)
+    windows: list[tuple[PriceRow, date | None]] = []
+    for key_rows in by_key.values():
+        ordered = sorted(key_rows, key=lambda row: row.valid_from)
+        for index, row in enumerate(ordered):
+            next_from = ordered[index + 1].valid_from if index + 1 < len(ordered) else None
+            ends = [bound for bound in (row.valid_to, next_from) if bound is not None]
+            windows.append((row, min(ends) if ends else None))
+    return windows
+
+
+def row_in_force(rows: Sequence[PriceRow], key: PriceKey, on: date) -> PriceRow | None:
+    """The row for `key` whose derived window contains `on`, if any."""
+    for row, ends in effective_windows(row for row in rows if row.key == key):
+        if row.valid_from <= on and (ends is None or on < ends):
+            return row
+    return None
+
+
+def latest_row(rows: Sequence[PriceRow], key: PriceKey) -> PriceRow | None:
+    """The row for `key` with the latest `valid_from`, whether or not it is still in force."""
+    candidates = [row for row in rows if row.key == key]
+    return max(candidates, key=lambda row: row.valid_from) if candidates else None

@@ -1,0 +1,408 @@
+"""A small hand-made `raw_together` dataset, shaped like the dlt ingest's tables.
+
+`build_raw_fixture(db_path)` creates the schema and tables of the ingest contract (names and
+types exactly) in a DuckDB file and loads the rows below. The rows are plain Python data so
+that tests can compute the expected marts from them independently of SQL.
+
+What it covers:
+- batch-llama-sep: COMPLETED, batch-discounted Llama 3.3 70B, created 2025-09-30 and finished
+  2025-10-01, so its usage straddles September and October. Metadata team/project, one line
+  without metadata, one error-file line, one line never processed, and one orphan output line
+  (req-a9) with no input line.
+- batch-deepseek-oct: COMPLETED, DeepSeek-V4.1-Flash (no batch row: billed at serverless), with
+  cached tokens in both usage shapes, non-string metadata values, and a non-200 output line.
+- batch-acme-oct: COMPLETED fine-tune with no price anywhere (unpriced, never $0).
+- batch-qwen-nov: IN_PROGRESS Qwen 2.5 7B, no results yet (items pending).
+- batch-qwen-expired: EXPIRED with partial output and no completed_at.
+- batch-validating: VALIDATING, input file not loaded yet (a job with zero items).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SCHEMA = "raw_together"
+LOAD_ID = "1764000000.000001"
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _unix(text: str) -> int:
+    return int(_ts(text).timestamp())
+
+
+def _usage(prompt: int, completion: int, **extra: Any) -> str:
+    body: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    body.update(extra)
+    return json.dumps(body)
+
+
+LLAMA = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+DEEPSEEK = "deepseek-ai/DeepSeek-V4.1-Flash"
+ACME = "acme-ai/Llama-3.1-8B-labeler-ft"
+QWEN = "Qwen/Qwen2.5-7B-Instruct-Turbo"
+SEARCH = {"team": "search", "project": "ranker"}
+ADS = {"team": "ads", "project": "bidder"}
+
+# Column order and types of each raw table (the ingest contract), plus dlt's own columns.
+TABLES: dict[str, dict[str, str]] = {
+    "batches": {
+        "id": "varchar",
+        "user_id": "varchar",
+        "input_file_id": "varchar",
+        "file_size_bytes": "bigint",
+        "status": "varchar",
+        "job_deadline": "timestamptz",
+        "created_at": "timestamptz",
+        "endpoint": "varchar",
+        "progress": "double",
+        "model_id": "varchar",
+        "output_file_id": "varchar",
+        "error_file_id": "varchar",
+        "error": "varchar",
+        "completed_at": "timestamptz",
+        "observed_at": "timestamptz",
+    },
+    "batch_status_history": {
+        "batch_id": "varchar",
+        "status": "varchar",
+        "progress": "double",
+        "observed_at": "timestamptz",
+    },
+    "files": {
+        "id": "varchar",
+        "object": "varchar",
+        "created_at": "bigint",
+        "filename": "varchar",
+        "bytes": "bigint",
+        "purpose": "varchar",
+        "file_type": "varchar",
+        "processed": "boolean",
+        "line_count": "bigint",
+        "processing_status": "varchar",
+        "observed_at": "timestamptz",
+    },
+    "file_loads": {
+        "file_id": "varchar",
+        "batch_id": "varchar",
+        "file_kind": "varchar",
+        "lines_total": "bigint",
+        "lines_loaded": "bigint",
+        "lines_quarantined": "bigint",
+        "content_bytes": "bigint",
+        "sha256": "varchar",
+        "loaded_at": "timestamptz",
+    },
+    "batch_requests": {
+        "batch_id": "varchar",
+        "file_id": "varchar",
+        "line_number": "bigint",
+        "custom_id": "varchar",
+        "model": "varchar",
+        "max_tokens": "bigint",
+        "metadata": "varchar",
+        "request_bytes": "bigint",
+        "body": "varchar",
+    },
+    "batch_results": {
+        "batch_id": "varchar",
+        "file_id": "varchar",
+        "file_kind": "varchar",
+        "line_number": "bigint",
+        "result_id": "varchar",
+        "custom_id": "varchar",
+        "status_code": "integer",
+        "usage": "varchar",
+        "model": "varchar",
+        "created": "bigint",
+        "finish_reason": "varchar",
+        "error_code": "varchar",
+        "error_message": "varchar",
+        "completion_text": "varchar",
+    },
+    "quarantine": {
+        "file_id": "varchar",
+        "batch_id": "varchar",
+        "file_kind": "varchar",
+        "line_number": "bigint",
+        "error": "varchar",
+        "raw_text": "varchar",
+    },
+}
+DLT_COLUMNS = {"_dlt_load_id": "varchar", "_dlt_id": "varchar"}
+
+
+def _batch(
+    batch_id: str,
+    status: str,
+    model: str,
+    created: str,
+    completed: str | None,
+    *,
+    input_file: str,
+    output_file: str | None = None,
+    error_file: str | None = None,
+    progress: float = 100.0,
+) -> dict[str, Any]:
+    created_at = _ts(created)
+    return {
+        "id": batch_id,
+        "user_id": "66f0bd504fb9511df3489b9a",
+        "input_file_id": input_file,
+        "file_size_bytes": 2048,
+        "status": status,
+        "job_deadline": created_at + timedelta(hours=24),
+        "created_at": created_at,
+        "endpoint": "/v1/chat/completions",
+        "progress": progress,
+        "model_id": model,
+        "output_file_id": output_file,
+        "error_file_id": error_file,
+        "error": None,
+        "completed_at": _ts(completed) if completed else None,
+        "observed_at": _ts("2025-11-05T12:00:00"),
+    }
+
+
+BATCHES: list[dict[str, Any]] = [
+    _batch(
+        "batch-llama-sep", "COMPLETED", LLAMA, "2025-09-30T21:00:00", "2025-10-01T02:15:00",
+        input_file="file-in-a", output_file="file-out-a", error_file="file-err-a",
+    ),
+    _batch(
+        "batch-deepseek-oct", "COMPLETED", DEEPSEEK, "2025-10-15T10:00:00", "2025-10-15T12:00:00",
+        input_file="file-in-b", output_file="file-out-b",
+    ),
+    _batch(
+        "batch-acme-oct", "COMPLETED", ACME, "2025-10-20T08:00:00", "2025-10-20T09:30:00",
+        input_file="file-in-c", output_file="file-out-c",
+    ),
+    _batch(
+        "batch-qwen-nov", "IN_PROGRESS", QWEN, "2025-11-03T09:00:00", None,
+        input_file="file-in-d", progress=40.0,
+    ),
+    _batch(
+        "batch-qwen-expired", "EXPIRED", QWEN, "2025-11-01T08:00:00", None,
+        input_file="file-in-f", output_file="file-out-f",
+    ),
+    _batch(
+        "batch-validating", "VALIDATING", LLAMA, "2025-11-04T07:00:00", None,
+        input_file="file-in-e", progress=0.0,
+    ),
+]  # fmt: skip
+
+
+def _request(
+    batch_id: str, file_id: str, line: int, custom_id: str, model: str, metadata: Any
+) -> dict[str, Any]:
+    return {
+        "batch_id": batch_id,
+        "file_id": file_id,
+        "line_number": line,
+        "custom_id": custom_id,
+        "model": model,
+        "max_tokens": 512,
+        "metadata": json.dumps(metadata) if metadata is not None else None,
+        "request_bytes": 180 + line,
+        "body": None,
+    }
+
+
+REQUESTS: list[dict[str, Any]] = [
+    _request("batch-llama-sep", "file-in-a", 1, "req-a1", LLAMA, SEARCH),
+    _request("batch-llama-sep", "file-in-a", 2, "req-a2", LLAMA, SEARCH),
+    _request("batch-llama-sep", "file-in-a", 3, "req-a3", LLAMA, {"team": "ads"}),
+    _request("batch-llama-sep", "file-in-a", 4, "req-a4", LLAMA, None),
+    _request("batch-llama-sep", "file-in-a", 5, "req-a5", LLAMA, SEARCH),
+    _request("batch-deepseek-oct", "file-in-b", 1, "ds-1", DEEPSEEK, {**ADS, "priority": 2}),
+    _request("batch-deepseek-oct", "file-in-b", 2, "ds-2", DEEPSEEK, {**ADS, "reviewed": True}),
+    _request("batch-deepseek-oct", "file-in-b", 3, "ds-3", DEEPSEEK, {"team": "research"}),
+    _request("batch-acme-oct", "file-in-c", 1, "lab-1", ACME, {"team": "labeling"}),
+    _request("batch-acme-oct", "file-in-c", 2, "lab-2", ACME, {"team": "labeling"}),
+    _request("batch-qwen-nov", "file-in-d", 1, "q-1", QWEN, SEARCH),
+    _request("batch-qwen-nov", "file-in-d", 2, "q-2", QWEN, SEARCH),
+    _request("batch-qwen-expired", "file-in-f", 1, "qe-1", QWEN, ADS),
+    _request("batch-qwen-expired", "file-in-f", 2, "qe-2", QWEN, ADS),
+    _request("batch-qwen-expired", "file-in-f", 3, "qe-3", QWEN, None),
+]
+
+
+def _result(
+    batch_id: str,
+    file_id: str,
+    line: int,
+    custom_id: str,
+    *,
+    status_code: int | None = 200,
+    usage: str | None = None,
+    model: str | None = None,
+    created: str | None = None,
+    error: tuple[str, str] | None = None,
+    file_kind: str = "output",
+) -> dict[str, Any]:
+    return {
+        "batch_id": batch_id,
+        "file_id": file_id,
+        "file_kind": file_kind,
+        "line_number": line,
+        "result_id": f"br_{custom_id.replace('-', '')}{line:04d}",
+        "custom_id": custom_id,
+        "status_code": status_code,
+        "usage": usage,
+        "model": model,
+        "created": _unix(created) if created else None,
+        "finish_reason": "stop" if status_code == 200 else None,
+        "error_code": error[0] if error else None,
+        "error_message": error[1] if error else None,
+        "completion_text": None,
+    }
+
+
+RESULTS: list[dict[str, Any]] = [
+    # Lines are not in input order, as on Together.
+    _result("batch-llama-sep", "file-out-a", 1, "req-a2", usage=_usage(1500, 500),
+            model=LLAMA, created="2025-10-01T00:30:00"),
+    _result("batch-llama-sep", "file-out-a", 2, "req-a1", usage=_usage(1200, 300),
+            model=LLAMA, created="2025-09-30T23:10:00"),
+    _result("batch-llama-sep", "file-out-a", 3, "req-a4", usage=_usage(800, 200),
+            model=LLAMA, created="2025-09-30T23:59:59"),
+    # An orphan: an output line whose custom_id is in no input line.
+    _result("batch-llama-sep", "file-out-a", 4, "req-a9", usage=_usage(100, 50),
+            model=LLAMA, created="2025-10-01T01:00:00"),
+    _result("batch-llama-sep", "file-err-a", 1, "req-a3", status_code=None,
+            file_kind="error", error=("timeout", "Request timeout")),
+    _result("batch-deepseek-oct", "file-out-b", 1, "ds-1",
+            usage=_usage(2000, 500, prompt_tokens_details={"cached_tokens": 1500}),
+            model=DEEPSEEK, created="2025-10-15T11:00:00"),
+    _result("batch-deepseek-oct", "file-out-b", 2, "ds-2",
+            usage=_usage(1000, 1000, cached_tokens=400),
+            model=DEEPSEEK, created="2025-10-15T11:05:00"),
+    _result("batch-deepseek-oct", "file-out-b", 3, "ds-3", status_code=500,
+            model=DEEPSEEK, error=("server_error", "upstream model error")),
+    _result("batch-acme-oct", "file-out-c", 1, "lab-2", usage=_usage(280, 25),
+            model=ACME, created="2025-10-20T09:00:00"),
+    _result("batch-acme-oct", "file-out-c", 2, "lab-1", usage=_usage(300, 20),
+            model=ACME, created="2025-10-20T09:01:00"),
+    _result("batch-qwen-expired", "file-out-f", 1, "qe-1", usage=_usage(400, 100),
+            model=QWEN, created="2025-11-01T20:00:00"),
+]  # fmt: skip
+
+
+def _file_load(
+    file_id: str, batch_id: str, kind: str, lines: int, quarantined: int = 0
+) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "batch_id": batch_id,
+        "file_kind": kind,
+        "lines_total": lines + quarantined,
+        "lines_loaded": lines,
+        "lines_quarantined": quarantined,
+        "content_bytes": 200 * (lines + quarantined),
+        "sha256": hashlib.sha256(file_id.encode()).hexdigest(),
+        "loaded_at": _ts("2025-11-05T12:00:00"),
+    }
+
+
+FILE_LOADS: list[dict[str, Any]] = [
+    _file_load("file-in-a", "batch-llama-sep", "input", 5),
+    _file_load("file-out-a", "batch-llama-sep", "output", 4),
+    _file_load("file-err-a", "batch-llama-sep", "error", 1),
+    _file_load("file-in-b", "batch-deepseek-oct", "input", 3),
+    _file_load("file-out-b", "batch-deepseek-oct", "output", 3, quarantined=1),
+    _file_load("file-in-c", "batch-acme-oct", "input", 2),
+    _file_load("file-out-c", "batch-acme-oct", "output", 2),
+    _file_load("file-in-d", "batch-qwen-nov", "input", 2),
+    _file_load("file-in-f", "batch-qwen-expired", "input", 3),
+    _file_load("file-out-f", "batch-qwen-expired", "output", 1),
+]
+
+QUARANTINE: list[dict[str, Any]] = [
+    {
+        "file_id": "file-out-b",
+        "batch_id": "batch-deepseek-oct",
+        "file_kind": "output",
+        "line_number": 4,
+        "error": "not a JSON object",
+        "raw_text": '{"id": "br_trunc',
+    },
+]
+
+
+def _files() -> list[dict[str, Any]]:
+    rows = []
+    for load in [*FILE_LOADS, {"file_id": "file-in-e", "file_kind": "input", "lines_total": 4}]:
+        rows.append(
+            {
+                "id": load["file_id"],
+                "object": "file",
+                "created_at": _unix("2025-09-30T20:00:00"),
+                "filename": f"{load['file_id']}.jsonl",
+                "bytes": 200 * load["lines_total"],
+                "purpose": "batch-api" if load["file_kind"] == "input" else "batch-generated",
+                "file_type": "jsonl",
+                "processed": True,
+                "line_count": load["lines_total"],
+                "processing_status": "COMPLETED",
+                "observed_at": _ts("2025-11-05T12:00:00"),
+            }
+        )
+    return rows
+
+
+def _status_history() -> list[dict[str, Any]]:
+    return [
+        {
+            "batch_id": batch["id"],
+            "status": batch["status"],
+            "progress": batch["progress"],
+            "observed_at": batch["observed_at"],
+        }
+        for batch in BATCHES
+    ]
+
+
+def rows_by_table() -> dict[str, list[dict[str, Any]]]:
+    """Every fixture row, keyed by raw table name."""
+    return {
+        "batches": BATCHES,
+        "batch_status_history": _status_history(),
+        "files": _files(),
+        "file_loads": FILE_LOADS,
+        "batch_requests": REQUESTS,
+        "batch_results": RESULTS,
+        "quarantine": QUARANTINE,
+    }
+
+
+def build_raw_fixture(db_path: Path | str) -> Path:
+    """Create schema `raw_together` with the contract's tables in `db_path` and load the rows."""
+    path = Path(db_path)
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"create schema if not exists {SCHEMA}")
+        for table, rows in rows_by_table().items():
+            columns = {**TABLES[table], **DLT_COLUMNS}
+            ddl = ", ".join(f"{name} {data_type}" for name, data_type in columns.items())
+            con.execute(f"create or replace table {SCHEMA}.{table} ({ddl})")
+            names = list(columns)
+            placeholders = ", ".join("?" for _ in names)
+            con.executemany(
+                f"insert into {SCHEMA}.{table} ({', '.join(names)}) values ({placeholders})",
+                [
+                    [row.get(name) for name in TABLES[table]] + [LOAD_ID, f"{table}-{index}"]
+                    for index, row in enumerate(rows)
+                ],
+            )
+    return path

@@ -1,0 +1,222 @@
+"""The dbt build over the raw fixture: marts equal an independent Decimal computation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from . import raw_fixture
+from .conftest import PRICE_CSV, BuiltWarehouse
+from .expected import (
+    Item,
+    Totals,
+    assert_totals,
+    expected_items,
+    rows,
+    totals_by,
+    totals_by_cohort,
+)
+
+MARTS = {"fct_batch_items", "cost_by_job", "cost_by_model", "cost_by_month", "cost_by_cohort"}
+
+
+@pytest.fixture(scope="module")
+def items() -> dict[tuple[str, str], Item]:
+    return expected_items(PRICE_CSV)
+
+
+def test_build_passes_with_only_the_unpriced_warning(warehouse: BuiltWarehouse) -> None:
+    statuses = Counter(result["status"] for result in warehouse.build.run_results["results"])
+    warned = [
+        result["unique_id"]
+        for result in warehouse.build.run_results["results"]
+        if result["status"] == "warn"
+    ]
+    assert warned == ["test.batchledger.assert_all_items_priced"]
+    assert set(statuses) <= {"success", "pass", "warn", "no-op"}, statuses
+    unit_tests = [
+        result
+        for result in warehouse.build.run_results["results"]
+        if result["unique_id"].startswith("unit_test.")
+    ]
+    assert len(unit_tests) >= 6
+    assert all(result["status"] == "pass" for result in unit_tests)
+
+
+def test_unpriced_warning_lists_the_models(con: duckdb.DuckDBPyConnection) -> None:
+    found = rows(con, "select model, unpriced_items from audit.assert_all_items_priced")
+    assert found == [{"model": raw_fixture.ACME, "unpriced_items": 2}]
+
+
+def test_schemas_and_materializations(con: duckdb.DuckDBPyConnection) -> None:
+    found = {
+        (schema, name): kind
+        for schema, name, kind in con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables"
+        ).fetchall()
+    }
+    assert {name for (schema, name) in found if schema == "marts"} == MARTS
+    assert all(found[("marts", name)] == "BASE TABLE" for name in MARTS)
+    assert found[("staging", "stg_together__batches")] == "VIEW"
+    assert found[("intermediate", "int_batch_items_priced")] == "VIEW"
+    assert found[("seeds", "model_prices")] == "BASE TABLE"
+    assert not any(schema.startswith("main_") for (schema, _) in found)
+
+
+def test_money_is_decimal_and_tokens_bigint(con: duckdb.DuckDBPyConnection) -> None:
+    columns = con.execute(
+        "select table_name, column_name, data_type from information_schema.columns"
+        " where table_schema = 'marts'"
+    ).fetchall()
+    for table, column, data_type in columns:
+        assert "DOUBLE" not in data_type and "FLOAT" not in data_type, (table, column)
+        if column.endswith("_usd"):
+            assert data_type == "DECIMAL(38,18)", (table, column, data_type)
+        if column.endswith("_tokens") and "usd_per_million" not in column:
+            assert data_type == "BIGINT", (table, column, data_type)
+    types = {(table, column): data_type for table, column, data_type in columns}
+    assert types[("fct_batch_items", "cohort")] == "MAP(VARCHAR, VARCHAR)"
+    assert types[("cost_by_job", "tags")] == "MAP(VARCHAR, VARCHAR)"
+    assert types[("cost_by_model", "usd_per_million_tokens")].startswith("DECIMAL")
+
+
+def test_items_equal_python(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    found = {
+        (row["batch_id"], row["custom_id"]): row
+        for row in rows(con, "select * from marts.fct_batch_items")
+    }
+    assert set(found) == set(items)
+    for key, item in items.items():
+        row = found[key]
+        actual = {
+            "model": row["model"],
+            "status": row["item_status"],
+            "is_orphan": row["is_orphan"],
+            "used_at": row["used_at"],
+            "usage_month": row["usage_month"],
+            "prompt_tokens": row["prompt_tokens"],
+            "cached_prompt_tokens": row["cached_prompt_tokens"],
+            "completion_tokens": row["completion_tokens"],
+            "total_tokens": row["total_tokens"],
+            "pricing_mode": row["pricing_mode_applied"],
+            "is_priced": row["is_priced"],
+            "cost_usd": row["cost_usd"],
+            "realtime_cost_usd": row["realtime_cost_usd"],
+            "savings_usd": row["savings_usd"],
+            "cohort": row["cohort"],
+        }
+        wanted = {
+            "model": item.model,
+            "status": item.status,
+            "is_orphan": item.is_orphan,
+            "used_at": item.used_at,
+            "usage_month": item.usage_month,
+            "prompt_tokens": item.prompt_tokens,
+            "cached_prompt_tokens": item.cached_prompt_tokens,
+            "completion_tokens": item.completion_tokens,
+            "total_tokens": item.total_tokens,
+            "pricing_mode": item.pricing_mode,
+            "is_priced": item.pricing_mode is not None,
+            "cost_usd": item.cost_usd,
+            "realtime_cost_usd": item.realtime_cost_usd,
+            "savings_usd": item.savings_usd,
+            "cohort": item.cohort,
+        }
+        assert actual == wanted, key
+
+
+def test_fixture_covers_the_cases(items: dict[tuple[str, str], Item]) -> None:
+    """Guards the fixture itself: each case the marts must handle is present."""
+    values = list(items.values())
+    assert {item.status for item in values} == {"succeeded", "failed", "not_processed", "pending"}
+    assert {item.pricing_mode for item in values} == {"batch", "serverless", None}
+    assert any(item.is_orphan for item in values)
+    assert any(item.cached_prompt_tokens for item in values)
+    assert len({item.usage_month for item in values}) >= 2
+    assert items[("batch-deepseek-oct", "ds-1")].cost_usd == Decimal("0.000759")
+
+
+def test_cost_by_job_equals_python(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    expected = totals_by(items.values(), lambda item: item.batch_id)
+    found = {row["batch_id"]: row for row in rows(con, "select * from marts.cost_by_job")}
+    assert set(found) == {batch["id"] for batch in raw_fixture.BATCHES}
+    for batch_id, row in found.items():
+        assert_totals(row, expected.get(batch_id, Totals()), batch_id)
+    validating = found["batch-validating"]
+    assert validating["items_total"] == 0 and validating["status"] == "validating"
+    assert validating["has_input_file_loaded"] is False
+    llama = found["batch-llama-sep"]
+    assert llama["has_failures"] is True and llama["orphan_items"] == 1
+    assert llama["duration_seconds"] == 5 * 3600 + 15 * 60
+    assert llama["status"] == "completed" and llama["provider_status"] == "COMPLETED"
+    assert found["batch-qwen-nov"]["status"] == "in_progress"
+
+
+def test_cost_by_month_equals_python(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    expected = totals_by(items.values(), lambda item: (item.usage_month, item.model))
+    found = {
+        (row["usage_month"], row["model"]): row
+        for row in rows(con, "select * from marts.cost_by_month")
+    }
+    assert set(found) == set(expected)
+    for key, row in found.items():
+        assert_totals(row, expected[key], key)
+
+
+def test_cost_by_model_equals_python(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    expected = totals_by(items.values(), lambda item: item.model)
+    found = {row["model"]: row for row in rows(con, "select * from marts.cost_by_model")}
+    assert set(found) == set(expected)
+    for model, row in found.items():
+        assert_totals(row, expected[model], model)
+    assert found[raw_fixture.ACME]["cost_usd"] is None
+    assert found[raw_fixture.ACME]["unpriced_items"] == 2
+
+
+def test_cost_by_cohort_equals_python(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    expected = totals_by_cohort(list(items.values()))
+    found = {
+        (row["usage_month"], row["cohort_key"], row["cohort_value"]): row
+        for row in rows(con, "select * from marts.cost_by_cohort")
+    }
+    assert set(found) == set(expected)
+    for key, row in found.items():
+        assert_totals(row, expected[key], key)
+
+
+def test_totals_reconcile_across_marts(con: duckdb.DuckDBPyConnection) -> None:
+    sums = {
+        mart: con.execute(f"select sum(cost_usd), sum(savings_usd) from marts.{mart}").fetchone()
+        for mart in ("fct_batch_items", "cost_by_job", "cost_by_model", "cost_by_month")
+    }
+    assert len(set(sums.values())) == 1, sums
+    months = dict(
+        con.execute(
+            "select usage_month, sum(cost_usd) from marts.cost_by_month group by all"
+        ).fetchall()
+    )
+    per_key = con.execute(
+        "select usage_month, cohort_key, sum(cost_usd) from marts.cost_by_cohort group by all"
+    ).fetchall()
+    assert per_key
+    for month, key, cost in per_key:
+        assert cost == months[month], (month, key)
+
+
+def test_docs_generate(warehouse: BuiltWarehouse) -> None:
+    docs = warehouse.dbt("docs", "generate")
+    assert docs.returncode == 0, docs.output[-4000:]
+    assert (warehouse.tmp_dir / "target" / "catalog.json").exists()
