@@ -15,7 +15,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) sync --frozen --quiet
 	@touch $@
 
-.PHONY: help setup ingest transform test lint format bench prices emulator clean
+.PHONY: help setup ingest transform test lint format bench prices docs emulator clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench: $(VENV)/.synced ## Print speed and memory figures for parsing large resul
 
 prices: $(VENV)/.synced ## Refresh serverless rows in prices/ from genai-prices (appends dated rows)
 	@$(RUN) prices refresh
+
+docs: $(VENV)/.synced ## Generate the dbt docs site (models, columns, lineage) into dbt_project/target
+	@$(RUN) docs
 
 emulator: $(VENV)/.synced ## Run the Together-compatible emulator on a free loopback port
 	@$(RUN) emulator --port 0

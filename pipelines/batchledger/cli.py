@@ -10,12 +10,14 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from batchledger import __version__
+from batchledger.settings import Settings
 from batchledger.together import (
     TogetherAuthError,
     TogetherError,
@@ -131,33 +133,64 @@ def ingest(
     print_summary(result, console)
 
 
+def _working_copy() -> tuple[Settings, Path]:
+    """Settings and working database of the configured warehouse; the demo's without a key."""
+    from batchledger.ingest import IngestError
+    from batchledger.settings import load_settings
+    from batchledger.warehouse import prepare_work_db
+
+    settings = load_settings()
+    if settings.api_key is None:
+        settings = settings.for_demo(settings.base_url, "")
+    work_db = prepare_work_db(settings.work_dir, settings.db_path)
+    if not work_db.exists():
+        raise IngestError(f"Nothing built yet for {settings.db_path}: run `make ingest` first")
+    return settings, work_db
+
+
 @app.command()
 @friendly_errors
 def transform() -> None:
     """Run the dbt build alone against the last ingest, and publish the result.
 
+    Use it after editing prices/ or dbt_project/: no API call is made.
+
     Example:
       batchledger transform
     """
     from batchledger.ingest import IngestError, quiet_third_parties
-    from batchledger.settings import DEMO_DB, load_settings
     from batchledger.transform import run_dbt
-    from batchledger.warehouse import ingest_lock, prepare_work_db, publish
+    from batchledger.warehouse import ingest_lock, publish
 
     quiet_third_parties()
-    settings = load_settings()
-    if settings.api_key is None:
-        settings = settings.for_demo(settings.base_url, "")
+    settings, work_db = _working_copy()
     with ingest_lock(settings.work_dir):
-        work_db = prepare_work_db(settings.work_dir, settings.db_path)
-        if not work_db.exists():
-            hint = f" ({DEMO_DB})" if settings.demo else ""
-            raise IngestError(f"Nothing to transform yet{hint}: run `make ingest` first")
         outcome = run_dbt(work_db, artifacts_dir=settings.work_dir / "dbt", quiet=False)
         if not outcome.success:
             raise IngestError("dbt build failed; the published warehouse was left as it was")
         publish(work_db, settings.db_path)
     console.print(f"Published {settings.db_path}")
+
+
+@app.command()
+@friendly_errors
+def docs() -> None:
+    """Generate the dbt docs site (models, columns, lineage, exposures) into dbt_project/target.
+
+    Example:
+      batchledger docs && (cd dbt_project/target && python -m http.server)
+    """
+    from batchledger.ingest import IngestError
+    from batchledger.paths import DBT_PROJECT_DIR
+    from batchledger.transform import run_dbt
+    from batchledger.warehouse import ingest_lock
+
+    settings, work_db = _working_copy()
+    with ingest_lock(settings.work_dir):
+        outcome = run_dbt(work_db, ("docs", "generate"), artifacts_dir=DBT_PROJECT_DIR)
+    if not outcome.success:
+        raise IngestError("dbt docs generate failed")
+    console.print(f"Docs written to {DBT_PROJECT_DIR / 'target' / 'index.html'}")
 
 
 @app.command()
