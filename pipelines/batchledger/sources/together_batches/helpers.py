@@ -14,7 +14,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 
 from batchledger.sources.together_batches.settings import (
     CHUNK_BYTES,
@@ -23,7 +22,7 @@ from batchledger.sources.together_batches.settings import (
     TERMINAL_STATUSES,
 )
 
-LINES_SCHEMA = pa.schema([("line_number", pa.int64()), ("raw", pa.string())])
+LINES_SCHEMA = pa.schema([("line_number", pa.int64()), ("raw", pa.large_string())])
 
 # Each line is parsed once, by from_json into just the fields we keep. Leaves that vary in shape
 # stay JSON so that an odd value does not reject a billable line.
@@ -81,7 +80,9 @@ from (
         *,
         case
             when doc is null and not json_valid(raw) then 'invalid JSON'
-            when left(ltrim(raw), 1) <> '{{' then 'not a JSON object'
+            -- Cheap checks first: ltrim() copies the line, so it runs only on suspects.
+            when coalesce(doc.custom_id, '') = '' and left(ltrim(raw), 1) <> '{{'
+                then 'not a JSON object'
             when doc is null then 'unexpected shape'
             when coalesce(doc.custom_id, '') = '' then 'missing custom_id'
         end as error,
@@ -89,30 +90,31 @@ from (
         select
             line_number,
             raw,
-            -- try() does not catch malformed JSON, so validate first.
-            case when json_valid(raw) then try(from_json(raw, '{shape}')) end as doc,
+            {doc} as doc,
         from chunk
-        where trim(raw) <> ''
+        -- Blank lines are not data. trim() copies, so it only sees lines that start blank.
+        where raw <> '' and (left(raw, 1) not in (' ', '\t') or trim(raw) <> '')
     )
 )
 """
 _QUARANTINE_COLUMNS = ["batch_id", "file_id", "file_kind", "line_number", "error", "raw_text"]
 
 
-def _parse_sql(file_kind: str) -> str:
+def _parse_sql(file_kind: str, *, guarded: bool) -> str:
+    """The parse for one file kind. Unguarded parses each line once and raises on a malformed
+    line; guarded validates every line first (try() does not catch malformed JSON), so it is
+    used only for the chunks that need it."""
+    shape = _INPUT_SHAPE if file_kind == "input" else _RESULT_SHAPE
+    doc = f"from_json(raw, '{shape}')"
+    if guarded:
+        doc = f"case when json_valid(raw) then try({doc}) end"
     if file_kind == "input":
         return _PARSE.format(
-            line_number="line_number,",
-            columns=_INPUT_COLUMNS,
-            chars=QUARANTINE_TEXT_CHARS,
-            shape=_INPUT_SHAPE,
+            line_number="line_number,", columns=_INPUT_COLUMNS, chars=QUARANTINE_TEXT_CHARS, doc=doc
         )
     # Result columns carry file_kind before line_number, matching the raw table's order.
     return _PARSE.format(
-        line_number="",
-        columns=_RESULT_COLUMNS,
-        chars=QUARANTINE_TEXT_CHARS,
-        shape=_RESULT_SHAPE,
+        line_number="", columns=_RESULT_COLUMNS, chars=QUARANTINE_TEXT_CHARS, doc=doc
     )
 
 
@@ -135,62 +137,44 @@ class FileTally:
 def iter_line_chunks(path: Path, block_bytes: int = CHUNK_BYTES) -> Iterator[pa.Table]:
     """Physical lines of a JSONL file with 1-based line numbers, one Arrow table per block.
 
-    pyarrow's CSV reader splits lines in C++ (one column, a delimiter valid JSON cannot contain),
-    keeping blank lines so that line numbers match what `sed -n Np` shows. A line it cannot split
-    (it contains that control character, so it is not valid JSON either) is kept verbatim and
-    fails parsing downstream, which sends it to quarantine with its own line number.
+    The file is read `block_bytes` at a time and split at the last newline of each block, so
+    memory holds one block however large the file. Blank lines are kept (and skipped later) so
+    line numbers match what `sed -n Np` shows. Bytes that are not UTF-8 become U+FFFD, so such a
+    line still loads (or is quarantined if it is not JSON) instead of stopping the load.
     """
-    odd: list[tuple[int, str]] = []
-
-    def keep_odd_line(row: pa_csv.InvalidRow) -> str:
-        odd.append((row.number, row.text))
-        return "skip"
-
-    reader = pa_csv.open_csv(
-        path,
-        read_options=pa_csv.ReadOptions(
-            column_names=["raw"], block_size=block_bytes, use_threads=False
-        ),
-        parse_options=pa_csv.ParseOptions(
-            delimiter="\x1f",
-            quote_char=False,
-            escape_char=False,
-            ignore_empty_lines=False,
-            newlines_in_values=False,
-            invalid_row_handler=keep_odd_line,
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={"raw": pa.string()},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    emitted = 0  # rows the reader has produced so far
-    skipped: list[int] = []  # physical line numbers of odd lines, ascending
-    for batch in reader:
-        numbers = range(emitted + 1, emitted + batch.num_rows + 1)
-        emitted += batch.num_rows
-        raws = batch.column(0)
-        if odd or skipped:
-            skipped.extend(number for number, _ in odd)
-            numbers = _shift_past(list(range(emitted - batch.num_rows + 1, emitted + 1)), skipped)
-            numbers += [n for n, _ in odd]
-            raws = pa.concat_arrays([raws, pa.array([text for _, text in odd], pa.string())])
-            odd.clear()
-        yield pa.Table.from_arrays([pa.array(numbers, pa.int64()), raws], schema=LINES_SCHEMA)
+    next_line = 1
+    carry = b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(block_bytes)
+            if not block:
+                break
+            block = carry + block
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                carry = block  # one line longer than a block: keep reading
+                continue
+            carry = block[cut + 1 :]
+            table = _lines_table(block[:cut], next_line)
+            next_line += table.num_rows
+            yield table
+    if carry:
+        yield _lines_table(carry, next_line)
 
 
-def _shift_past(ordinals: list[int], skipped: list[int]) -> list[int]:
-    """Physical line numbers of the kept rows, given the (sorted) physical numbers skipped."""
-    out = []
-    skip_index = 0
-    for ordinal in ordinals:
-        line = ordinal + skip_index
-        while skip_index < len(skipped) and skipped[skip_index] <= line:
-            skip_index += 1
-            line += 1
-        out.append(line)
-    return out
+def _lines_table(text: bytes, first_line: int) -> pa.Table:
+    # Split in Arrow's C++ kernels rather than into Python strings.
+    pieces = pc.split_pattern(pa.array([text], pa.large_binary()), b"\n").flatten()
+    try:
+        lines = pieces.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        # Not UTF-8 somewhere in this block: replace the bad bytes, line by line.
+        lines = pa.array(
+            [p.decode("utf-8", errors="replace") for p in pieces.to_pylist()], pa.large_string()
+        )
+    numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
+    # Windows line endings: the \r belongs to the newline, not to the JSON.
+    return pa.Table.from_arrays([numbers, pc.utf8_rtrim(lines, "\r")], schema=LINES_SCHEMA)
 
 
 def parse_file(
@@ -203,7 +187,7 @@ def parse_file(
     tally: FileTally,
 ) -> Iterator[ParsedChunk]:
     """Parse a landed file into Arrow chunks for batch_requests or batch_results, and quarantine."""
-    sql = _parse_sql(file_kind)
+    fast, careful = _parse_sql(file_kind, guarded=False), _parse_sql(file_kind, guarded=True)
     params = {
         "batch_id": batch_id,
         "file_id": file_id,
@@ -214,11 +198,20 @@ def parse_file(
     try:
         for chunk in iter_line_chunks(path):
             con.register("chunk", chunk)
-            parsed = con.sql(sql, params=_only(params, sql)).to_arrow_table()
+            try:
+                parsed = con.sql(fast, params=_only(params, fast)).to_arrow_table()
+            except duckdb.InvalidInputException:
+                # A malformed line somewhere in this chunk: parse it again line by line.
+                parsed = con.sql(careful, params=_only(params, careful)).to_arrow_table()
             con.unregister("chunk")
-            ok = pc.is_null(parsed.column("error"))
-            rows = parsed.filter(ok).drop_columns(["error", "raw_text"])
-            quarantine = parsed.filter(pc.invert(ok))
+            errors = parsed.column("error")
+            if errors.null_count == len(errors):
+                # The common case, a clean chunk: no copy.
+                rows, quarantine = parsed.drop_columns(["error", "raw_text"]), parsed.slice(0, 0)
+            else:
+                ok = pc.is_null(errors)
+                rows = parsed.filter(ok).drop_columns(["error", "raw_text"])
+                quarantine = parsed.filter(pc.invert(ok))
             if "file_kind" not in quarantine.column_names:
                 kinds = pa.array([file_kind] * quarantine.num_rows, pa.string())
                 quarantine = quarantine.append_column("file_kind", kinds)

@@ -7,7 +7,7 @@ PIPELINE_NAME = "together_batches"
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
 
 # Bytes of file per Arrow chunk: big enough for vectorised parsing, small enough to bound memory.
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20
 # Quarantined lines keep this much raw text: enough to diagnose, not a copy of a prompt.
 QUARANTINE_TEXT_CHARS = 1_000
 
