@@ -29,3 +29,39 @@
             ) * cast(0.000000000001 as decimal(13, 12))
     end
 {%- endmacro %}
+
+{#- usd * numerator / denominator for whole numbers numerator and denominator (e.g. seconds),
+    as DECIMAL(38, 18) truncated to 12 decimal places; null when denominator is not positive.
+    Exact for usd below 1e14 and numerator below 1e12. -#}
+{% macro usd_scaled(usd, numerator, denominator) -%}
+    case
+        when {{ denominator }} > 0 then
+            cast(
+                cast(
+                    cast(cast({{ usd }} as decimal(38, 12)) * 1000000000000 as hugeint)
+                    * cast({{ numerator }} as hugeint)
+                    // cast({{ denominator }} as hugeint)
+                    as decimal(38, 0)
+                ) * cast(0.000000000001 as decimal(13, 12))
+                as decimal(38, 18)
+            )
+    end
+{%- endmacro %}
+
+{#- 100 * part / whole as DECIMAL(18, 6), truncated (so a threshold is never
+    reported as reached early); null when whole is below 1e-12 or null. part and whole are
+    numbers below 1e14 (USD amounts or whole seconds). -#}
+{% macro percent_of(part, whole) -%}
+    case
+        when {{ whole }} >= 0.000000000001 then
+            cast(
+                cast(
+                    cast(cast({{ part }} as decimal(38, 12)) * 1000000000000 as hugeint)
+                    * 100000000
+                    // cast(cast({{ whole }} as decimal(38, 12)) * 1000000000000 as hugeint)
+                    as decimal(38, 0)
+                ) * cast(0.000001 as decimal(7, 6))
+                as decimal(18, 6)
+            )
+    end
+{%- endmacro %}

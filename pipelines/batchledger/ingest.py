@@ -16,7 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from batchledger.ops.store import ops_dir
 from batchledger.settings import Settings
+from batchledger.sources.batchledger_ops import batchledger_ops, has_records
+from batchledger.sources.batchledger_ops import settings as ops_source
 from batchledger.sources.together_batches import (
     IngestReport,
     SourceOptions,
@@ -26,7 +29,13 @@ from batchledger.sources.together_batches.helpers import PendingFile
 from batchledger.sources.together_batches.settings import DATASET_NAME, PIPELINE_NAME
 from batchledger.together import TogetherClient
 from batchledger.transform import DbtOutcome, dbt_project_exists, run_dbt
-from batchledger.warehouse import ingest_lock, prepare_work_db, publish, read_known_state
+from batchledger.warehouse import (
+    drop_load_staging,
+    ingest_lock,
+    prepare_work_db,
+    publish,
+    read_known_state,
+)
 
 # A key the bundled emulator accepts; it is not a secret and never reaches the real API.
 DEMO_API_KEY = "demo-emulator-key"
@@ -75,6 +84,8 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
         with ingest_lock(settings.work_dir):
             work_db = prepare_work_db(settings.work_dir, settings.db_path)
             report = load_raw(settings, work_db, console)
+            load_ops_store(settings, work_db)
+            drop_load_staging(work_db, (DATASET_NAME, ops_source.DATASET_NAME))
             outcome = (
                 run_dbt(work_db, artifacts_dir=settings.work_dir / "dbt")
                 if build and dbt_project_exists()
@@ -140,6 +151,20 @@ def load_raw(settings: Settings, work_db: Path, console: Console) -> IngestRepor
         source = together_batches(client, options, read_known_state(work_db), report)
         pipeline.run(source)
     return report
+
+
+def load_ops_store(settings: Settings, work_db: Path) -> None:
+    """Load what `submit` and `retry --submit` recorded (tags, lineage) into raw_batchledger."""
+    folder = ops_dir(settings)
+    if not has_records(folder):
+        return
+    pipeline = dlt.pipeline(
+        pipeline_name=ops_source.PIPELINE_NAME,
+        destination=dlt.destinations.duckdb(credentials=str(work_db)),
+        dataset_name=ops_source.DATASET_NAME,
+        pipelines_dir=str(settings.work_dir / "dlt"),
+    )
+    pipeline.run(batchledger_ops(folder))
 
 
 def unpriced_models(db_path: Path) -> list[tuple[str, int]]:

@@ -85,6 +85,17 @@ def read_known_state(work_db: Path) -> KnownState:
         con.close()
 
 
+def drop_load_staging(work_db: Path, datasets: tuple[str, ...]) -> None:
+    """Drop dlt's merge staging schemas (`<dataset>_staging`): scratch space that BI users
+    should not see. dlt recreates them on its next merge."""
+    con = duckdb.connect(str(work_db))
+    try:
+        for dataset in datasets:
+            con.execute(f'drop schema if exists "{dataset}_staging" cascade')
+    finally:
+        con.close()
+
+
 def publish(work_db: Path, published: Path) -> None:
     """Checkpoint the working copy, then copy it beside `published` and rename it into place."""
     con = duckdb.connect(str(work_db))

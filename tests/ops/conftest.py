@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -77,3 +80,38 @@ def request(custom_id: str, model: str | None = LLAMA, max_tokens: int = 100) ->
     if model:
         body["model"] = model
     return {"custom_id": custom_id, "body": body}
+
+
+class Receiver:
+    """A Slack-compatible webhook receiver on loopback that records each text it accepts."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.texts: list[str] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.fail_first > 0:
+                    receiver.fail_first -= 1
+                    self.send_response(503)
+                else:
+                    receiver.texts.append(json.loads(body)["text"])
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Receiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -12,7 +12,7 @@ import pytest
 from batchledger.emulator import Emulator
 from batchledger.ops import commands
 from batchledger.ops.estimate import estimate
-from batchledger.ops.store import read_submissions
+from batchledger.ops.store import ops_dir, read_submissions
 from batchledger.ops.validate import check_file
 from batchledger.settings import Settings
 from tests.conftest import make_settings
@@ -117,7 +117,7 @@ def test_submit_uploads_creates_and_records_tags(
     assert Decimal(payload["estimate"]["total_usd"]) > 0
     [recorded] = read_submissions(ops_settings)
     assert (recorded.batch_id, recorded.lines, recorded.tags["team"]) == (batch_id, 2, "search")
-    tags_csv = (ops_settings.db_path.parent / ".ops" / "batch_tags.csv").read_text()
+    tags_csv = (ops_dir(ops_settings) / "batch_tags.csv").read_text()
     assert f"{batch_id},team,search" in tags_csv
 
 

@@ -3,52 +3,26 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from batchledger.emulator import Emulator
 from batchledger.ops import watch
+from batchledger.ops.store import ops_dir
 from batchledger.settings import Settings
-
-
-class Receiver:
-    def __init__(self, fail_first: int = 0) -> None:
-        self.texts: list[str] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.fail_first > 0:
-                    receiver.fail_first -= 1
-                    self.send_response(503)
-                else:
-                    receiver.texts.append(json.loads(body)["text"])
-                    self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+from tests.ops.conftest import Receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver(fail_first=1)  # the first POST fails: delivery must retry
-    thread = threading.Thread(target=found.server.serve_forever, daemon=True)
-    thread.start()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
+    with Receiver(fail_first=1) as found:  # the first POST fails: delivery must retry
+        yield found
 
 
 def expected_alerts(emulator: Emulator) -> set[str]:
@@ -101,7 +75,7 @@ def test_undelivered_alerts_are_retried_next_pass(
     dead = "http://127.0.0.1:9/hook"
     first = cli("watch", "--once", "--no-ingest", "--notify", dead)
     assert first.exit_code == 0 and "webhook delivery failed" in first.stdout
-    state = json.loads((ops_settings.db_path.parent / ".ops" / "alerts.json").read_text())
+    state = json.loads((ops_dir(ops_settings) / "alerts.json").read_text())
     assert not [k for k in state["sent"] if not k.endswith(":checked")]
 
 
@@ -111,3 +85,67 @@ def test_watch_with_wrong_key_is_one_line(
     monkeypatch.setenv("TOGETHER_API_KEY", "wrong")
     result = cli("watch", "--once")
     assert result.exit_code == 3 and len(result.stderr.strip().splitlines()) == 1
+
+
+def publish_budgets(db_path: Path, percents: dict[tuple[str, str], str]) -> None:
+    """A published warehouse whose marts.budget_status has the given percents (budget $100)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            """
+            create or replace table marts.budget_status (
+                budget_month varchar, scope_key varchar, scope_value varchar,
+                budget_usd decimal(38, 18), spent_usd decimal(38, 18),
+                percent_used decimal(18, 6), forecast_usd decimal(38, 18), month_state varchar
+            )
+            """
+        )
+        for (scope_key, scope_value), percent in percents.items():
+            con.execute(
+                "insert into marts.budget_status values ('2026-11', ?, ?, 100, ?, ?, ?, 'open')",
+                [scope_key, scope_value, Decimal(percent), Decimal(percent), Decimal(percent) * 2],
+            )
+    finally:
+        con.close()
+
+
+def test_budget_alerts_fire_once_per_threshold_over_passes(
+    cli: Any, ops_settings: Settings, emulator: Emulator, receiver: Receiver
+) -> None:
+    search, total = ("team", "search"), ("all", "all")
+    passes = [
+        {search: "50", total: "0"},
+        {search: "79.999999", total: "0"},  # truncated percents never alert early
+        {search: "80", total: "120"},  # total jumps past every threshold: one alert
+        {search: "94.5", total: "120"},
+        {search: "95.2", total: "120"},
+        {search: "101", total: "130"},
+        {search: "101", total: "130"},
+    ]
+    budget_texts: list[list[str]] = []
+    for percents in passes:
+        publish_budgets(ops_settings.db_path, percents)
+        before = len(receiver.texts)
+        result = cli("watch", "--once", "--no-ingest", "--notify", receiver.url)
+        assert result.exit_code == 0, result.stderr
+        budget_texts.append([t for t in receiver.texts[before:] if t.startswith("budget ")])
+
+    assert [[t.split(":")[0] for t in texts] for texts in budget_texts] == [
+        [],
+        [],
+        ["budget total 2026-11 crossed 100%", "budget team=search 2026-11 crossed 80%"],
+        [],
+        ["budget team=search 2026-11 crossed 95%"],
+        ["budget team=search 2026-11 crossed 100%"],
+        [],
+    ]
+    assert budget_texts[2][1] == (
+        "budget team=search 2026-11 crossed 80%: $80.0000 of $100.00 spent (80.0%); "
+        "month-end forecast $160.00"
+    )
+    sent = json.loads((ops_dir(ops_settings) / "alerts.json").read_text())["sent"]
+    assert {k for k in sent if k.startswith("budget:2026-11:all=all:")} == {
+        f"budget:2026-11:all=all:{t}" for t in (80, 95, 100)
+    }

@@ -18,6 +18,12 @@ batch_tags as (
 
 ),
 
+batch_lineage as (
+
+    select * from {{ ref('int_batches_traced') }}
+
+),
+
 items as (
 
     select * from {{ ref('fct_batch_items') }}
@@ -83,7 +89,10 @@ final as (
         job_measures.usd_per_million_tokens,
         coalesce(job_measures.unpriced_items, 0) as unpriced_items,
         coalesce(job_measures.items_failed, 0) > 0 as has_failures,
-        coalesce(job_tags.tags, cast(map() as map(varchar, varchar))) as tags
+        coalesce(job_tags.tags, cast(map() as map(varchar, varchar))) as tags,
+        batch_lineage.parent_batch_id,
+        coalesce(batch_lineage.root_batch_id, batches.batch_id) as root_batch_id,
+        coalesce(batch_lineage.retry_depth, 0) as retry_depth
 
     from batches
     left join batch_files
@@ -92,6 +101,8 @@ final as (
         on batches.batch_id = job_measures.batch_id
     left join job_tags
         on batches.batch_id = job_tags.batch_id
+    left join batch_lineage
+        on batches.batch_id = batch_lineage.batch_id
 
 )
 

@@ -408,7 +408,8 @@ def watch(
     """Poll the API, ingest jobs that ended, and alert once per problem (state survives restarts).
 
     Alerts: a job failed, expired or was cancelled; a job completed with failed or unprocessed
-    items. They go to stdout and, with --notify, to a webhook as {"text": ...}.
+    items; a month's budget (dbt_project/seeds/budgets.csv, marts.budget_status) crossed 80%,
+    95% or 100%. They go to stdout and, with --notify, to a webhook as {"text": ...}.
 
     Examples:
       batchledger watch --interval 120 --notify https://hooks.slack.com/services/...

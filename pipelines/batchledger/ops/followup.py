@@ -124,5 +124,7 @@ def write_followup(
             body = record.get("body") if isinstance(record.get("body"), dict) else {}
             if truncate_chars is not None:
                 body = truncate_body(body, truncate_chars)
-            out.write(json.dumps({"custom_id": cid, "body": body}) + "\n")
+            # Every other field (metadata above all) is kept, so the retry's items land in the
+            # same cohorts as the originals.
+            out.write(json.dumps({**record, "custom_id": cid, "body": body}) + "\n")
     return len(custom_ids)

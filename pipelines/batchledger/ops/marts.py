@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -29,10 +30,10 @@ _QUERY = """
 """
 
 
-def job_figures(db_path: Path) -> dict[str, JobFigures]:
-    """Per-job counts and cost from marts.cost_by_job, or {} while the mart does not exist."""
+def _fetch(db_path: Path, query: str) -> list[tuple[Any, ...]]:
+    """Rows of `query` on the published warehouse, or [] when the file or mart is missing."""
     if not db_path.exists():
-        return {}
+        return []
     try:
         con = duckdb.connect(str(db_path), read_only=True)
     except (duckdb.Error, duckdb.ConnectionException):
@@ -40,13 +41,18 @@ def job_figures(db_path: Path) -> dict[str, JobFigures]:
         try:
             con = duckdb.connect(str(db_path))
         except (duckdb.Error, duckdb.ConnectionException):
-            return {}
+            return []
     try:
-        rows = con.execute(_QUERY).fetchall()
+        return con.execute(query).fetchall()
     except duckdb.Error:
-        return {}  # no marts yet, or a mart from an older build with other columns
+        return []  # no marts yet, or a mart from an older build with other columns
     finally:
         con.close()
+
+
+def job_figures(db_path: Path) -> dict[str, JobFigures]:
+    """Per-job counts and cost from marts.cost_by_job, or {} while the mart does not exist."""
+    rows = _fetch(db_path, _QUERY)
     return {
         str(row[0]): JobFigures(
             batch_id=str(row[0]),
@@ -61,3 +67,44 @@ def job_figures(db_path: Path) -> dict[str, JobFigures]:
         )
         for row in rows
     }
+
+
+@dataclass(frozen=True)
+class BudgetFigures:
+    budget_month: str
+    scope_key: str
+    scope_value: str
+    budget_usd: Decimal
+    spent_usd: Decimal
+    percent_used: Decimal | None
+    forecast_usd: Decimal | None
+    month_state: str
+
+    @property
+    def scope(self) -> str:
+        return "total" if self.scope_key == "all" else f"{self.scope_key}={self.scope_value}"
+
+
+_BUDGET_QUERY = """
+    select budget_month, scope_key, scope_value, budget_usd, spent_usd, percent_used,
+        forecast_usd, month_state
+    from marts.budget_status
+    order by budget_month, scope_key, scope_value
+"""
+
+
+def budget_figures(db_path: Path) -> list[BudgetFigures]:
+    """Every row of marts.budget_status, or [] while the mart does not exist."""
+    return [
+        BudgetFigures(
+            budget_month=str(row[0]),
+            scope_key=str(row[1]),
+            scope_value=str(row[2]),
+            budget_usd=Decimal(row[3]),
+            spent_usd=Decimal(row[4]),
+            percent_used=Decimal(row[5]) if row[5] is not None else None,
+            forecast_usd=Decimal(row[6]) if row[6] is not None else None,
+            month_state=str(row[7]),
+        )
+        for row in _fetch(db_path, _BUDGET_QUERY)
+    ]

@@ -1,7 +1,11 @@
-"""The ops folder next to the warehouse: submissions with their tags, and alert state.
+"""The ops store beside each warehouse: submissions with their tags, and alert state.
+
+One folder per warehouse file, `<db dir>/.ops/<db stem>/`, so the demo (data/demo.duckdb) and a
+real warehouse (data/warehouse.duckdb) never share submissions, tags or alert state.
 
 Plain files rather than DuckDB: the warehouse file is replaced atomically by every ingest, so
-anything written into it would be lost; dbt reads these files instead (tags as a seed-shaped CSV).
+anything written into it would be lost. Every ingest loads these files into the warehouse instead
+(the `batchledger_ops` dlt source, schema raw_batchledger), where dbt reads them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ ALERTS_FILE = "alerts.json"
 
 
 def ops_dir(settings: Settings) -> Path:
-    return settings.db_path.parent / ".ops"
+    """The ops store of the warehouse `settings.db_path` points at."""
+    return settings.db_path.parent / ".ops" / settings.db_path.stem
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,12 @@ def record_submission(settings: Settings, submission: Submission) -> None:
 
 
 def read_submissions(settings: Settings) -> list[Submission]:
-    path = ops_dir(settings) / SUBMISSIONS_FILE
+    return submissions_in(ops_dir(settings))
+
+
+def submissions_in(folder: Path) -> list[Submission]:
+    """Every submission recorded in an ops store folder, in the order they were made."""
+    path = folder / SUBMISSIONS_FILE
     if not path.exists():
         return []
     found: list[Submission] = []
@@ -66,6 +76,25 @@ def read_submissions(settings: Settings) -> list[Submission]:
         except (json.JSONDecodeError, TypeError):
             continue  # a torn last line from a crash must not block every later command
     return found
+
+
+def tags_in(folder: Path) -> list[dict[str, str]]:
+    """Every (batch_id, tag_key, tag_value) row of the store's tag file; the last row per
+    batch and key wins, so a tag recorded again replaces the earlier value."""
+    path = folder / TAGS_FILE
+    if not path.exists():
+        return []
+    latest: dict[tuple[str, str], dict[str, str]] = {}
+    with path.open(newline="", encoding="utf-8") as lines:
+        for row in csv.DictReader(lines):
+            batch_id, key = row.get("batch_id"), row.get("tag_key")
+            if batch_id and key:  # a torn last row carries no usable tag
+                latest[(batch_id, key)] = {
+                    "batch_id": batch_id,
+                    "tag_key": key,
+                    "tag_value": row.get("tag_value") or "",
+                }
+    return list(latest.values())
 
 
 def find_submission(settings: Settings, batch_id: str) -> Submission | None:

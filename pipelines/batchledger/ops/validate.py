@@ -27,6 +27,8 @@ class Request:
     line: int
     custom_id: str
     body: dict[str, Any]
+    # Other top-level fields of the line (e.g. `metadata`, which cohorts read): kept as sent.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -97,11 +99,13 @@ def _check_line(
     if max_tokens is not None and body.get("max_tokens") is None:
         body["max_tokens"] = max_tokens
         checked.rewritten = True
-    checked.requests.append(Request(number, custom_id, body))
+    extra = {k: v for k, v in record.items() if k not in ("custom_id", "body")}
+    checked.requests.append(Request(number, custom_id, body, extra))
     return None
 
 
 def write_requests(requests: list[Request], dest: Path) -> None:
     with dest.open("w", encoding="utf-8") as out:
         for request in requests:
-            out.write(json.dumps({"custom_id": request.custom_id, "body": request.body}) + "\n")
+            line = {"custom_id": request.custom_id, "body": request.body, **request.extra}
+            out.write(json.dumps(line) + "\n")

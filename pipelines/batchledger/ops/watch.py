@@ -1,13 +1,18 @@
 """One pass of `watch`: poll, ingest what ended, and deliver each alert exactly once.
 
-State lives in `<db dir>/.ops/alerts.json` and is rewritten after every delivered alert, so a
-crash or restart never repeats an alert that went out nor drops one that did not.
+Alerts: a job failed, expired or was cancelled; a job completed with failed or unprocessed items;
+a budget in marts.budget_status crossed 80%, 95% or 100% of its month.
+
+State lives in the ops store (`<db dir>/.ops/<db stem>/alerts.json`) and is rewritten after every
+delivered alert, so a crash or restart never repeats an alert that went out nor drops one that
+did not.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import httpx
@@ -15,6 +20,7 @@ from rich.console import Console
 
 from batchledger.ops.api import BAD_END_STATUSES, open_client, short_id
 from batchledger.ops.followup import FileSource, item_outcomes
+from batchledger.ops.marts import BudgetFigures, budget_figures
 from batchledger.ops.store import ops_dir, read_json_state, write_json_state
 from batchledger.settings import Settings
 from batchledger.sources.together_batches.helpers import is_terminal
@@ -25,6 +31,8 @@ ALERTS_FILE = "alerts.json"
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_BACKOFF_SECONDS = 1.0  # doubled per attempt; tests set it to 0
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0)
+# Percent of a month's budget at which an alert goes out, once per month, scope and threshold.
+BUDGET_THRESHOLDS = (80, 95, 100)
 
 Alert = tuple[str, str]  # (key that makes it unique, text)
 
@@ -85,6 +93,46 @@ def alerts_for(
     return alerts
 
 
+def _usd(value: Decimal) -> str:
+    return f"${value:,.2f}" if abs(value) >= 100 else f"${value:,.4f}"
+
+
+def budget_alerts(budgets: list[BudgetFigures], done: set[str]) -> list[Alert]:
+    """One alert per budget whose percent_used reached a threshold not alerted yet.
+
+    A budget that jumps past several thresholds in one pass gets one alert, naming the highest;
+    the lower ones are recorded as sent, so they never arrive late and out of order.
+    """
+    alerts: list[Alert] = []
+    for budget in budgets:
+        if budget.percent_used is None:
+            continue  # a zero budget has no percent
+        crossed = [t for t in BUDGET_THRESHOLDS if budget.percent_used >= t]
+        keys = {
+            t: f"budget:{budget.budget_month}:{budget.scope_key}={budget.scope_value}:{t}"
+            for t in crossed
+        }
+        new = [t for t in crossed if keys[t] not in done]
+        if not new:
+            continue
+        top = crossed[-1]
+        alerts.extend((keys[t], "") for t in new if t != top)  # covered by the top one
+        if top in new:
+            forecast = (
+                f"; month-end forecast {_usd(budget.forecast_usd)}"
+                if budget.forecast_usd is not None and budget.month_state == "open"
+                else ""
+            )
+            text = (
+                f"budget {budget.scope} {budget.budget_month} crossed {top}%: "
+                f"{_usd(budget.spent_usd)} of {_usd(budget.budget_usd)} spent "
+                # Truncated like the mart: 99.96% must not read as 100.0%.
+                f"({budget.percent_used.quantize(Decimal('0.1'), ROUND_DOWN)}%){forecast}"
+            )
+            alerts.append((keys[top], text))
+    return alerts
+
+
 def run_pass(
     settings: Settings, console: Console, *, notify: str | None, ingest: bool = True
 ) -> list[str]:
@@ -101,6 +149,9 @@ def run_pass(
         if ended and ingest:
             _ingest(settings, console, len(ended))
         alerts = alerts_for(jobs, client, settings, set(sent))
+    # After the ingest, so the budgets include what just ended; read every pass, so a
+    # `--no-ingest` watch still alerts on what a separate ingest published.
+    alerts += budget_alerts(budget_figures(settings.db_path), set(sent))
     delivered: list[str] = []
     for key, text in alerts:
         if text:
