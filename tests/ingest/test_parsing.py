@@ -135,3 +135,21 @@ def test_invalid_utf8_does_not_stop_the_load(tmp_path: Path) -> None:
     rows, quarantine, _ = parse(path)
     assert [r["line_number"] for r in rows] == [1, 2]
     assert quarantine == []
+
+
+def test_a_malformed_line_deep_in_a_big_file_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    """The fast parse fails mid-stream; the careful one resumes after what was already yielded."""
+    total, bad = 45_000, {30_001, 44_000}
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as out:
+        for n in range(1, total + 1):
+            out.write('{"custom_id": "c' if n in bad else json.dumps({"custom_id": f"c{n}"}))
+            out.write("\n")
+    rows, quarantine, tally = parse(path)
+    numbers = [r["line_number"] for r in rows]
+    assert numbers == [n for n in range(1, total + 1) if n not in bad]
+    assert [r["custom_id"] for r in rows] == [f"c{n}" for n in numbers]
+    assert [(q["line_number"], q["error"]) for q in quarantine] == [
+        (n, "invalid JSON") for n in sorted(bad)
+    ]
+    assert (tally.lines_total, tally.lines_loaded, tally.lines_quarantined) == (total, total - 2, 2)

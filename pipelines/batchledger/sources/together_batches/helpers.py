@@ -19,6 +19,7 @@ from batchledger.sources.together_batches.settings import (
     CHUNK_BYTES,
     LINE_KEY,
     QUARANTINE_TEXT_CHARS,
+    RESULT_BATCH_ROWS,
     TERMINAL_STATUSES,
 )
 
@@ -92,8 +93,10 @@ from (
             raw,
             {doc} as doc,
         from chunk
-        -- Blank lines are not data. trim() copies, so it only sees lines that start blank.
-        where raw <> '' and (left(raw, 1) not in (' ', '\t') or trim(raw) <> '')
+        -- Lines already yielded before a restart, and blank lines, which are not data (trim()
+        -- copies, so it only sees lines that start blank).
+        where line_number > $after
+            and raw <> '' and (left(raw, 1) not in (' ', '\t') or trim(raw) <> '')
     )
 )
 """
@@ -186,44 +189,68 @@ def parse_file(
     store_text: bool,
     tally: FileTally,
 ) -> Iterator[ParsedChunk]:
-    """Parse a landed file into Arrow chunks for batch_requests or batch_results, and quarantine."""
-    fast, careful = _parse_sql(file_kind, guarded=False), _parse_sql(file_kind, guarded=True)
+    """Parse a landed file into Arrow chunks for batch_requests or batch_results, and quarantine.
+
+    One streaming DuckDB query runs over the whole file (its lines fed as an Arrow stream), so
+    memory stays bounded and the query is planned once. The fast query parses each line once
+    and fails on the first malformed line; the file then resumes, after the last line already
+    yielded, with the careful query that validates every line.
+    """
     params = {
         "batch_id": batch_id,
         "file_id": file_id,
         "file_kind": file_kind,
         "store_text": store_text,
     }
-    con = duckdb.connect()
-    try:
-        for chunk in iter_line_chunks(path):
-            con.register("chunk", chunk)
-            try:
-                parsed = con.sql(fast, params=_only(params, fast)).to_arrow_table()
-            except duckdb.InvalidInputException:
-                # A malformed line somewhere in this chunk: parse it again line by line.
-                parsed = con.sql(careful, params=_only(params, careful)).to_arrow_table()
-            con.unregister("chunk")
-            errors = parsed.column("error")
-            if errors.null_count == len(errors):
-                # The common case, a clean chunk: no copy.
-                rows, quarantine = parsed.drop_columns(["error", "raw_text"]), parsed.slice(0, 0)
-            else:
-                ok = pc.is_null(errors)
-                rows = parsed.filter(ok).drop_columns(["error", "raw_text"])
-                quarantine = parsed.filter(pc.invert(ok))
-            if "file_kind" not in quarantine.column_names:
-                kinds = pa.array([file_kind] * quarantine.num_rows, pa.string())
-                quarantine = quarantine.append_column("file_kind", kinds)
-            quarantine = quarantine.select(_QUARANTINE_COLUMNS)
-            tally.lines_total += parsed.num_rows
-            tally.lines_loaded += rows.num_rows
-            tally.lines_quarantined += quarantine.num_rows
-            for reason in quarantine.column("error").to_pylist():
-                tally.quarantine_errors[reason] = tally.quarantine_errors.get(reason, 0) + 1
-            yield ParsedChunk(rows=_keys_required(rows), quarantine=_keys_required(quarantine))
-    finally:
-        con.close()
+    done = 0  # last line number yielded; results stream in line order
+    for guarded in (False, True):
+        sql = _parse_sql(file_kind, guarded=guarded)
+        # No progress bar: DuckDB draws one on a terminal for long queries.
+        con = duckdb.connect()
+        con.execute("set enable_progress_bar = false")
+        try:
+            lines = pa.RecordBatchReader.from_batches(
+                LINES_SCHEMA,
+                (batch for table in iter_line_chunks(path) for batch in table.to_batches()),
+            )
+            con.register("chunk", lines)
+            stream = con.sql(sql, params={**_only(params, sql), "after": done})
+            for batch in stream.to_arrow_reader(RESULT_BATCH_ROWS):
+                parsed = pa.Table.from_batches([batch])
+                if parsed.num_rows == 0:
+                    continue
+                yield _split(parsed, file_kind, tally)
+                done = parsed.column("line_number")[-1].as_py()
+            return
+        except (duckdb.InvalidInputException, OSError) as exc:
+            # Mid-stream, DuckDB's error reaches us through Arrow as a bare OSError.
+            if guarded or "Invalid Input Error" not in str(exc):
+                raise
+            # A malformed line: carry on from `done` with the line-by-line validation.
+        finally:
+            con.close()
+
+
+def _split(parsed: pa.Table, file_kind: str, tally: FileTally) -> ParsedChunk:
+    """Separate loadable rows from quarantined lines, and count both."""
+    errors = parsed.column("error")
+    if errors.null_count == len(errors):
+        # The common case, a clean batch: no copy.
+        rows, quarantine = parsed.drop_columns(["error", "raw_text"]), parsed.slice(0, 0)
+    else:
+        ok = pc.is_null(errors)
+        rows = parsed.filter(ok).drop_columns(["error", "raw_text"])
+        quarantine = parsed.filter(pc.invert(ok))
+    if "file_kind" not in quarantine.column_names:
+        kinds = pa.array([file_kind] * quarantine.num_rows, pa.string())
+        quarantine = quarantine.append_column("file_kind", kinds)
+    quarantine = quarantine.select(_QUARANTINE_COLUMNS)
+    tally.lines_total += parsed.num_rows
+    tally.lines_loaded += rows.num_rows
+    tally.lines_quarantined += quarantine.num_rows
+    for reason in quarantine.column("error").to_pylist():
+        tally.quarantine_errors[reason] = tally.quarantine_errors.get(reason, 0) + 1
+    return ParsedChunk(rows=_keys_required(rows), quarantine=_keys_required(quarantine))
 
 
 def _keys_required(table: pa.Table) -> pa.Table:

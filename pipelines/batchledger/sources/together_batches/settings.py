@@ -8,6 +8,8 @@ TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
 
 # Bytes of file per Arrow chunk: big enough for vectorised parsing, small enough to bound memory.
 CHUNK_BYTES = 4 << 20
+# Rows per Arrow batch handed to dlt.
+RESULT_BATCH_ROWS = 20_000
 # Quarantined lines keep this much raw text: enough to diagnose, not a copy of a prompt.
 QUARANTINE_TEXT_CHARS = 1_000
 
