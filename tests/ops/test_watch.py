@@ -142,7 +142,7 @@ def test_budget_alerts_fire_once_per_threshold_over_passes(
         [],
     ]
     assert budget_texts[2][1] == (
-        "budget team=search 2026-11 crossed 80%: $80.0000 of $100.00 spent (80.0%); "
+        "budget team=search 2026-11 crossed 80%: $80.000000 of $100.00 spent (80.0%); "
         "month-end forecast $160.00"
     )
     sent = json.loads((ops_dir(ops_settings) / "alerts.json").read_text())["sent"]

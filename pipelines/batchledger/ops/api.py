@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from batchledger.settings import Settings
@@ -61,3 +62,9 @@ def progress_of(job: dict[str, Any]) -> float:
 def progress_bar(percent: float, width: int = 20) -> str:
     filled = round(width * percent / 100)
     return "█" * filled + "░" * (width - filled) + f" {percent:5.1f}%"
+
+
+def format_usd(value: Decimal) -> str:
+    """Dollars for people: cents from $100 up; below, six places, since one batch item often
+    costs a fraction of a cent. Formatting a Decimal never goes through a float."""
+    return f"${value:,.2f}" if abs(value) >= 100 else f"${value:,.6f}"

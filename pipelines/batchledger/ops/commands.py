@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from batchledger.ops.api import (
     format_age,
+    format_usd,
     open_client,
     progress_bar,
     progress_of,
@@ -33,6 +36,7 @@ from batchledger.ops.submit import (
     wait_for,
 )
 from batchledger.settings import Settings, load_settings
+from batchledger.sources.together_batches.settings import TERMINAL_STATUSES
 from batchledger.together import TogetherClient
 
 console = Console()
@@ -46,8 +50,8 @@ def _print_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str))
 
 
-def _money(value: Any) -> str:
-    return f"${value:.4f}" if value is not None else "?"
+def _money(value: Decimal | str | None) -> str:
+    return format_usd(Decimal(str(value))) if value is not None else "?"
 
 
 # -- submit -------------------------------------------------------------------------------------
@@ -195,28 +199,52 @@ def _status_rows(settings: Settings, batch_id: str | None) -> list[dict[str, Any
                 **(_figures_json(fig) or {}),
             }
         )
+    # Newest first, whichever source the rows came from.
+    rows.sort(key=lambda row: str(row.get("created_at") or ""), reverse=True)
     return rows
 
 
 def _status_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Batch jobs", title_justify="left")
-    for column in ("id", "model", "status", "progress", "ok", "failed", "tokens", "cost", "age"):
-        numeric = column in ("ok", "failed", "tokens")
-        # Only the model may wrap: ids and statuses must stay greppable on narrow terminals.
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "model")
+    table = Table(title="Batch jobs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    # Progress comes from the API only: without a key the column would be empty.
+    with_progress = any(row["progress"] is not None for row in rows)
+    columns = ["id", "model", "status", "progress", "ok", "failed", "tokens", "cost", "age"]
+    if not with_progress:
+        columns.remove("progress")
+    for column in columns:
+        numeric = column in ("ok", "failed", "tokens", "cost")
+        # Only the model may wrap: ids and statuses must stay greppable on narrow terminals,
+        # and it keeps a minimum width so a narrow terminal never squeezes it to nothing.
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            no_wrap=column != "model",
+            min_width={"model": 12, "age": 3}.get(column),
+        )
     for row in rows:
         known = "items_succeeded" in row
-        table.add_row(
-            short_id(str(row["batch_id"])),
-            str(row["model"] or "?"),
-            str(row["status"]),
-            progress_bar(row["progress"], width=10) if row["progress"] is not None else "",
-            str(row["items_succeeded"]) if known else "",
-            str(row["items_failed"]) if known else "",
-            f"{row['total_tokens']:,}" if known else "",
-            f"${row['cost_usd']}" if known and row["cost_usd"] is not None else "",
-            row["age"],
-        )
+        cells = {
+            "id": short_id(str(row["batch_id"])),
+            # The organisation prefix adds width, not information, in a table.
+            "model": str(row["model"] or "?").rsplit("/", 1)[-1],
+            "status": str(row["status"]),
+            "progress": progress_bar(row["progress"], width=10)
+            if row["progress"] is not None
+            else "",
+            "ok": str(row["items_succeeded"]) if known else "",
+            "failed": str(row["items_failed"]) if known else "",
+            "tokens": f"{row['total_tokens']:,}" if known else "",
+            # A job with items but no price is flagged, never shown as $0.
+            "cost": (
+                ""
+                if not known
+                else _money(row["cost_usd"])
+                if row["cost_usd"] is not None
+                else "unpriced"
+            ),
+            "age": row["age"],
+        }
+        table.add_row(*(cells[column] for column in columns))
     return table
 
 
@@ -238,6 +266,10 @@ def status(
       batchledger status --watch --interval 10
     """
     settings = load_settings()
+    if settings.api_key is None and not settings.db_path.exists():
+        # No key and no real warehouse: show the demo that `make ingest` built, if any.
+        demo = settings.for_demo(settings.base_url, "")
+        settings = demo if demo.db_path.exists() else settings
     rows = _status_rows(settings, batch_id)
     if as_json:
         _print_json(rows)
@@ -248,15 +280,12 @@ def status(
     try:
         with Live(_status_table(rows), console=console, auto_refresh=False) as live:
             # With one job, stop once it has ended; the full table runs until Ctrl-C.
-            while not (batch_id and rows and str(rows[0]["status"]) in _TERMINAL):
+            while not (batch_id and rows and str(rows[0]["status"]) in TERMINAL_STATUSES):
                 time.sleep(interval)
                 rows = _status_rows(settings, batch_id)
                 live.update(_status_table(rows), refresh=True)
     except KeyboardInterrupt:
         pass
-
-
-_TERMINAL = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
 
 
 # -- cancel -------------------------------------------------------------------------------------

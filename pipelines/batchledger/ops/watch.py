@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from batchledger.ops.api import BAD_END_STATUSES, open_client, short_id
+from batchledger.ops.api import BAD_END_STATUSES, format_usd, open_client, short_id
 from batchledger.ops.followup import FileSource, item_outcomes
 from batchledger.ops.marts import BudgetFigures, budget_figures
 from batchledger.ops.store import ops_dir, read_json_state, write_json_state
@@ -93,10 +93,6 @@ def alerts_for(
     return alerts
 
 
-def _usd(value: Decimal) -> str:
-    return f"${value:,.2f}" if abs(value) >= 100 else f"${value:,.4f}"
-
-
 def budget_alerts(budgets: list[BudgetFigures], done: set[str]) -> list[Alert]:
     """One alert per budget whose percent_used reached a threshold not alerted yet.
 
@@ -119,13 +115,13 @@ def budget_alerts(budgets: list[BudgetFigures], done: set[str]) -> list[Alert]:
         alerts.extend((keys[t], "") for t in new if t != top)  # covered by the top one
         if top in new:
             forecast = (
-                f"; month-end forecast {_usd(budget.forecast_usd)}"
+                f"; month-end forecast {format_usd(budget.forecast_usd)}"
                 if budget.forecast_usd is not None and budget.month_state == "open"
                 else ""
             )
             text = (
                 f"budget {budget.scope} {budget.budget_month} crossed {top}%: "
-                f"{_usd(budget.spent_usd)} of {_usd(budget.budget_usd)} spent "
+                f"{format_usd(budget.spent_usd)} of {format_usd(budget.budget_usd)} spent "
                 # Truncated like the mart: 99.96% must not read as 100.0%.
                 f"({budget.percent_used.quantize(Decimal('0.1'), ROUND_DOWN)}%){forecast}"
             )
