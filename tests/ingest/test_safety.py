@@ -90,3 +90,13 @@ def test_ingest_succeeds_while_a_reader_holds_the_warehouse_open(
     now = con.execute("select count(*) from raw_together.batch_results").fetchone()[0]
     con.close()
     assert now > before
+
+
+def test_a_second_ingest_on_the_same_warehouse_is_refused(
+    emulator: Emulator, settings: Settings
+) -> None:
+    from batchledger.warehouse import WarehouseBusyError, ingest_lock
+
+    with ingest_lock(settings.work_dir), pytest.raises(WarehouseBusyError, match="Another ingest"):
+        run_ingest(settings, Console(quiet=True), build=False)
+    assert emulator.request_log == [], "a refused run must not touch the API"
