@@ -28,14 +28,13 @@ ingest: $(VENV)/.synced ## Ingest every batch job, build the marts (no TOGETHER_
 transform: $(VENV)/.synced ## Run the dbt build alone against the last ingest
 	@$(RUN) transform
 
-test: $(VENV)/.synced ## Run lint and the test suite
-	@$(VENV)/bin/ruff check pipelines tests
-	@$(VENV)/bin/ruff format --check pipelines tests
+test: lint ## Run lint, type checks and the test suite
 	@$(VENV)/bin/pytest -q
 
-lint: $(VENV)/.synced ## Lint and check formatting
+lint: $(VENV)/.synced ## Lint, check formatting and type-check (mypy --strict)
 	@$(VENV)/bin/ruff check pipelines tests
 	@$(VENV)/bin/ruff format --check pipelines tests
+	@$(VENV)/bin/mypy
 
 format: $(VENV)/.synced ## Format the code
 	@$(VENV)/bin/ruff check --fix pipelines tests

@@ -64,8 +64,12 @@ def quiet_third_parties() -> None:
 def demo_emulator() -> Iterator[str]:
     from batchledger.emulator import Emulator, demo_scenario
 
-    with Emulator(scenario=demo_scenario()) as emulator:
-        yield emulator.base_url
+    emulator = Emulator(scenario=demo_scenario())
+    base_url = emulator.start()
+    try:
+        yield base_url
+    finally:
+        emulator.stop()
 
 
 def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> IngestResult:

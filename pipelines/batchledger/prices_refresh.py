@@ -72,7 +72,7 @@ def _exact_names(model_id: str, match: object) -> list[str]:
     from genai_prices.types import ClauseEquals, ClauseOr
 
     names = [model_id]
-    clauses = match.or_ if isinstance(match, ClauseOr) else [match]
+    clauses: list[object] = list(match.or_) if isinstance(match, ClauseOr) else [match]
     names += [clause.equals for clause in clauses if isinstance(clause, ClauseEquals)]
     return list(dict.fromkeys(names))
 

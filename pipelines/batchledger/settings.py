@@ -50,7 +50,7 @@ def _lookup(env: str, key: str, *, secret: bool = False) -> str | None:
     if value:
         return value
     provider = dlt.secrets if secret else dlt.config
-    found = provider.get(f"{DLT_SECTION}.{key}")
+    found: object = provider.get(f"{DLT_SECTION}.{key}")
     return str(found) if found not in (None, "") else None
 
 

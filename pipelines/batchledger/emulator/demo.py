@@ -181,7 +181,9 @@ def _with_failures(batch_id: str, lines: list[InputLine], plan: _JobPlan) -> lis
     return lines
 
 
-def _build_job(rng: random.Random, plan: _JobPlan, now: datetime, models: frozenset[str]):
+def _build_job(
+    rng: random.Random, plan: _JobPlan, now: datetime, models: frozenset[str]
+) -> ScenarioJob:
     batch_id, input_id, output_id, error_id = (_uuid(rng) for _ in range(4))
     created_at = plan.created_at + timedelta(microseconds=rng.randrange(1_000_000))
     lines = _with_failures(batch_id, _lines(rng, plan), plan)

@@ -59,7 +59,7 @@ class Emulator:
         self._thread.start()
         self.clock.run()
         host, port = server.server_address[:2]
-        self.base_url = f"http://{host}:{port}"
+        self.base_url = f"http://{host!s}:{port}"
         return self.base_url
 
     def stop(self) -> None:

@@ -142,8 +142,8 @@ class ScenarioJob:
         return round(100.0 * done / len(self.items), 2)
 
     def outcome_counts(self) -> dict[str, int]:
-        counts = Counter(i.outcome for i in self.items)
-        return {k: counts.get(k, 0) for k in ("succeeded", "failed", "not_processed")}
+        counts: Counter[str] = Counter(i.outcome for i in self.items)
+        return {k: counts[k] for k in ("succeeded", "failed", "not_processed")}
 
     def cut_at(self, cutoff: datetime, final_status: str, finished_at: datetime) -> ScenarioJob:
         """Items finished after `cutoff` become not_processed (cancel or expiry)."""

@@ -337,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
                 if size == 0:
@@ -353,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host")
         if not host:
             address, port = self.server.server_address[:2]
-            host = f"{address}:{port}"
+            host = f"{address!s}:{port}"
         return f"http://{host}"
 
     def _dispatch(self, method: str) -> None:

@@ -121,7 +121,8 @@ def write_followup(
     with dest.open("w", encoding="utf-8") as out:
         for cid in custom_ids:
             record = outcomes.inputs[cid]
-            body = record.get("body") if isinstance(record.get("body"), dict) else {}
+            given = record.get("body")
+            body: dict[str, Any] = given if isinstance(given, dict) else {}
             if truncate_chars is not None:
                 body = truncate_body(body, truncate_chars)
             # Every other field (metadata above all) is kept, so the retry's items land in the

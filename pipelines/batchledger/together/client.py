@@ -114,7 +114,7 @@ class TogetherClient:
         return body
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:
-        return self._json("GET", f"/v1/batches/{batch_id}", what=f"batch {batch_id}")
+        return self._object("GET", f"/v1/batches/{batch_id}", what=f"batch {batch_id}")
 
     def create_batch(
         self,
@@ -147,7 +147,7 @@ class TogetherClient:
         return job, warning
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
-        return self._json("POST", f"/v1/batches/{batch_id}/cancel", what=f"batch {batch_id}")
+        return self._object("POST", f"/v1/batches/{batch_id}/cancel", what=f"batch {batch_id}")
 
     # -- files -------------------------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class TogetherClient:
         return list(body or [])
 
     def get_file(self, file_id: str, *, batch_id: str | None = None) -> dict[str, Any]:
-        return self._json("GET", f"/v1/files/{file_id}", what=_file_label(file_id, batch_id))
+        return self._object("GET", f"/v1/files/{file_id}", what=_file_label(file_id, batch_id))
 
     def download_file(self, file_id: str, dest: Path, *, batch_id: str | None = None) -> Download:
         """Stream a file's content to `dest`, resuming or restarting after a broken read.
@@ -252,7 +252,7 @@ class TogetherClient:
         if not location or not file_id:
             raise TogetherAPIError("Upload announcement lacked Location or X-Together-File-Id")
         self._put_content(location, path, size)
-        return self._json("POST", f"/v1/files/{file_id}/preprocess", what=f"file {file_id}")
+        return self._object("POST", f"/v1/files/{file_id}/preprocess", what=f"file {file_id}")
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -286,6 +286,14 @@ class TogetherClient:
                     response.status_code,
                 )
             self._wait(attempt, response, f"upload of {path.name}")
+
+    def _object(self, method: str, path: str, *, what: str) -> dict[str, Any]:
+        """A request whose answer must be one JSON object (a BatchJob or a FileResponse)."""
+        body = self._json(method, path, what=what)
+        if not isinstance(body, dict):
+            kind = type(body).__name__
+            raise TogetherAPIError(f"{method} {path}: expected a JSON object, got {kind}")
+        return body
 
     def _json(self, method: str, path: str, *, what: str, json_body: Any = None) -> Any:
         response = self._request(method, path, what=what, json=json_body)

@@ -24,7 +24,7 @@ class RetryPolicy:
     def should_retry(self, response: httpx.Response) -> bool:
         hint = response.headers.get("x-should-retry")
         if hint is not None:
-            return hint.lower() == "true"
+            return bool(hint.lower() == "true")
         return response.status_code in RETRYABLE_STATUS or response.status_code >= 500
 
     def delay(self, attempt: int, response: httpx.Response | None = None) -> float:
