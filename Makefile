@@ -31,10 +31,13 @@ transform: $(VENV)/.synced ## Run the dbt build alone against the last ingest
 test: lint ## Run lint, type checks and the test suite
 	@$(VENV)/bin/pytest -q
 
-lint: $(VENV)/.synced ## Lint, check formatting and type-check (mypy --strict)
+lint: $(VENV)/.synced ## Lint Python (ruff, mypy --strict) and SQL (sqlfluff, dbt templater)
 	@$(VENV)/bin/ruff check pipelines tests
 	@$(VENV)/bin/ruff format --check pipelines tests
 	@$(VENV)/bin/mypy
+	@# sqlfluff compiles the project with dbt, which needs a database: a scratch one.
+	@cd dbt_project && BATCHLEDGER_DBT_DB=$(abspath $(VENV))/sqlfluff-scratch.duckdb \
+		../$(VENV)/bin/sqlfluff lint models data-tests --nocolor --disable-progress-bar
 
 format: $(VENV)/.synced ## Format the code
 	@$(VENV)/bin/ruff check --fix pipelines tests

@@ -29,10 +29,10 @@ expected as (
         on budgets.usage_month = items.usage_month
         and (
             budgets.scope_key = 'all'
-            or (budgets.scope_key = 'model' and items.model = budgets.scope_value)
+            or (budgets.scope_key = 'model' and budgets.scope_value = items.model)
             or (
                 budgets.scope_key not in ('all', 'model')
-                and map_extract_value(items.cohort, budgets.scope_key) = budgets.scope_value
+                and budgets.scope_value = map_extract_value(items.cohort, budgets.scope_key)
             )
         )
     group by budgets.budget_month, budgets.scope_key, budgets.scope_value

@@ -55,22 +55,22 @@ rollup_totals as (
     union all
     select
         'cost_by_model' as mart,
-        sum(cost_usd),
-        sum(realtime_cost_usd),
-        sum(savings_usd),
-        coalesce(sum(items_total), 0),
-        coalesce(cast(sum(total_tokens) as bigint), 0),
-        coalesce(sum(unpriced_items), 0)
+        sum(cost_usd) as cost_usd,
+        sum(realtime_cost_usd) as realtime_cost_usd,
+        sum(savings_usd) as savings_usd,
+        coalesce(sum(items_total), 0) as items_total,
+        coalesce(cast(sum(total_tokens) as bigint), 0) as total_tokens,
+        coalesce(sum(unpriced_items), 0) as unpriced_items
     from models
     union all
     select
         'cost_by_month' as mart,
-        sum(cost_usd),
-        sum(realtime_cost_usd),
-        sum(savings_usd),
-        coalesce(sum(items_total), 0),
-        coalesce(cast(sum(total_tokens) as bigint), 0),
-        coalesce(sum(unpriced_items), 0)
+        sum(cost_usd) as cost_usd,
+        sum(realtime_cost_usd) as realtime_cost_usd,
+        sum(savings_usd) as savings_usd,
+        coalesce(sum(items_total), 0) as items_total,
+        coalesce(cast(sum(total_tokens) as bigint), 0) as total_tokens,
+        coalesce(sum(unpriced_items), 0) as unpriced_items
     from months
 
 )

@@ -50,7 +50,11 @@ results_ranked as (
         *,
         row_number() over (
             partition by batch_id, custom_id
-            order by is_succeeded desc, result_file_kind desc, result_file_id, result_line_number
+            order by
+                is_succeeded desc,
+                result_file_kind desc,
+                result_file_id asc,
+                result_line_number asc
         ) as result_rank
 
     from batch_results

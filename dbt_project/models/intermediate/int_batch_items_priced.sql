@@ -163,7 +163,10 @@ items_costed as (
                     'realtime_cached_prompt_tokens',
                     'coalesce(realtime_usd_per_million_cached_input_tokens, 0)'
                 ) }}
-                + {{ usd_for_tokens('completion_tokens', 'realtime_usd_per_million_output_tokens') }}
+                + {{ usd_for_tokens(
+                    'completion_tokens',
+                    'realtime_usd_per_million_output_tokens'
+                ) }}
         end as realtime_cost_usd
 
     from items_split

@@ -1,3 +1,6 @@
+{%- set budget_as_of = var('budget_as_of', '') -%}
+{%- set as_of_override = "cast('" ~ budget_as_of ~ "' as timestamp)" if budget_as_of else "null" -%}
+
 with
 
 budgets as (
@@ -29,11 +32,11 @@ clock as (
     -- The moment month-to-date spend is measured at: var('budget_as_of') when set, else the
     -- latest usage time in the warehouse (its own clock: reproducible, and the demo's "now").
     select
-        {% if var('budget_as_of', '') -%}
-        cast('{{ var("budget_as_of") }}' as timestamp) as as_of_at
-        {%- else -%}
-        coalesce(max(items.used_at), cast(now() at time zone 'UTC' as timestamp)) as as_of_at
-        {%- endif %}
+        coalesce(
+            {{ as_of_override }},
+            max(items.used_at),
+            cast(now() at time zone 'UTC' as timestamp)
+        ) as as_of_at
 
     from items
 

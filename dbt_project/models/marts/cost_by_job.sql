@@ -47,7 +47,7 @@ job_tags as (
 
     select
         batch_id,
-        map_from_entries(list({'key': tag_key, 'value': tag_value} order by tag_key)) as tags
+        map_from_entries(list({ 'key': tag_key, 'value': tag_value } order by tag_key)) as tags
 
     from batch_tags
     group by batch_id
@@ -89,7 +89,7 @@ final as (
         job_measures.usd_per_million_tokens,
         coalesce(job_measures.unpriced_items, 0) as unpriced_items,
         coalesce(job_measures.items_failed, 0) > 0 as has_failures,
-        coalesce(job_tags.tags, cast(map() as map(varchar, varchar))) as tags,
+        coalesce(job_tags.tags, cast(map() as map(varchar, varchar))) as tags,  -- noqa: LT01
         batch_lineage.parent_batch_id,
         coalesce(batch_lineage.root_batch_id, batches.batch_id) as root_batch_id,
         coalesce(batch_lineage.retry_depth, 0) as retry_depth

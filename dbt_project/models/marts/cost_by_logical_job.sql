@@ -153,7 +153,7 @@ final as (
         attempt_totals.savings_usd,
         attempt_totals.unpriced_items,
         coalesce(logical_item_counts.items_failed, 0) > 0 as has_failures,
-        coalesce(roots.tags, cast(map() as map(varchar, varchar))) as tags
+        coalesce(roots.tags, cast(map() as map(varchar, varchar))) as tags  -- noqa: LT01
 
     from attempt_totals
     left join logical_item_counts

@@ -17,7 +17,7 @@ cohorts as (
     select
         batch_item_id,
         map_from_entries(
-            list({'key': cohort_key, 'value': cohort_value} order by cohort_key)
+            list({ 'key': cohort_key, 'value': cohort_value } order by cohort_key)
         ) as cohort
 
     from batch_item_attributes
@@ -54,7 +54,7 @@ final as (
         batch_items.cost_usd,
         batch_items.realtime_cost_usd,
         batch_items.savings_usd,
-        coalesce(cohorts.cohort, cast(map() as map(varchar, varchar))) as cohort,
+        coalesce(cohorts.cohort, cast(map() as map(varchar, varchar))) as cohort,  -- noqa: LT01
         batch_items.input_line_number,
         batch_items.result_id,
         batch_items.result_file_kind,
