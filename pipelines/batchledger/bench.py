@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -102,12 +101,18 @@ CASES = {
 
 
 def measure(case: str, path: Path) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one run in a child process."""
-    code = f"import batchledger.bench as b; b.{case}({str(path)!r})"
+    """Seconds and peak RSS (MB) of one run in a fresh child process, which reports its own
+    high-water mark (RUSAGE_SELF), so no run's peak leaks into another's."""
+    code = (
+        f"import resource, batchledger.bench as b; b.{case}({str(path)!r}); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_kb = int(out.strip().splitlines()[-1])
     return seconds, peak_kb / 1024
 
 
@@ -122,27 +127,11 @@ def main() -> None:
         for column in ("path", "time (s)", "lines/s", "peak RSS (MB)"):
             table.add_column(column)
         for label, case in CASES.items():
-            runs = []
-            for _ in range(REPEATS):
-                # ru_maxrss of children is a high-water mark across children: fork a fresh
-                # measuring process per case so each case reports its own peak.
-                runs.append(_isolated(case, path))
+            runs = [measure(case, path) for _ in range(REPEATS)]
             seconds = statistics.median(r[0] for r in runs)
             peak = max(r[1] for r in runs)
             table.add_row(label, f"{seconds:.2f}", f"{LINES / seconds:,.0f}", f"{peak:,.0f}")
         console.print(table)
-
-
-def _isolated(case: str, path: Path) -> tuple[float, float]:
-    code = (
-        "import json, batchledger.bench as b; "
-        f"print(json.dumps(b.measure({case!r}, __import__('pathlib').Path({str(path)!r}))))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
-    seconds, peak = json.loads(out.strip().splitlines()[-1])
-    return float(seconds), float(peak)
 
 
 if __name__ == "__main__":

@@ -79,14 +79,15 @@ def friendly_errors(func: F) -> F:
 
 
 def _root_cause(exc: BaseException) -> BaseException:
-    """dlt wraps errors raised inside a resource; unwrap to the one we raised."""
-    seen = exc
-    while seen.__cause__ is not None or seen.__context__ is not None:
-        nxt = seen.__cause__ or seen.__context__
-        if isinstance(seen, TogetherError) or nxt is None:
-            break
-        seen = nxt
-    return seen if isinstance(seen, TogetherError) else exc
+    """dlt wraps errors raised inside a resource: find ours in the chain, else keep `exc`."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        if isinstance(seen, TogetherError):
+            return seen
+        visited.add(id(seen))
+        seen = seen.__cause__ or seen.__context__
+    return exc
 
 
 def _version(value: bool) -> None:

@@ -111,16 +111,21 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
     )
 
 
+def _pipeline(settings: Settings, work_db: Path, name: str, dataset: str) -> dlt.Pipeline:
+    """A dlt pipeline into the working database, its state kept beside it (not in ~/.dlt)."""
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=dlt.destinations.duckdb(credentials=str(work_db)),
+        dataset_name=dataset,
+        pipelines_dir=str(settings.work_dir / "dlt"),
+    )
+
+
 def load_raw(settings: Settings, work_db: Path, console: Console) -> IngestReport:
     """Extract and load into the working database with dlt."""
     assert settings.api_key is not None
     report = IngestReport()
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(credentials=str(work_db)),
-        dataset_name=DATASET_NAME,
-        pipelines_dir=str(settings.work_dir / "dlt"),
-    )
+    pipeline = _pipeline(settings, work_db, PIPELINE_NAME, DATASET_NAME)
     scratch = settings.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     with (
@@ -162,12 +167,7 @@ def load_ops_store(settings: Settings, work_db: Path) -> None:
     folder = ops_dir(settings)
     if not has_records(folder):
         return
-    pipeline = dlt.pipeline(
-        pipeline_name=ops_source.PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(credentials=str(work_db)),
-        dataset_name=ops_source.DATASET_NAME,
-        pipelines_dir=str(settings.work_dir / "dlt"),
-    )
+    pipeline = _pipeline(settings, work_db, ops_source.PIPELINE_NAME, ops_source.DATASET_NAME)
     pipeline.run(batchledger_ops(folder))
 
 

@@ -1,6 +1,12 @@
 -- The cost, realtime cost, savings, item and token totals are the same in fct_batch_items,
 -- cost_by_job, cost_by_model and cost_by_month. Fails with one row per mart that differs
 -- from fct_batch_items.
+{%- set rollups = [
+    ('cost_by_job', 'jobs'),
+    ('cost_by_model', 'models'),
+    ('cost_by_month', 'months'),
+] %}
+
 with
 
 items as (
@@ -43,35 +49,18 @@ item_totals as (
 
 rollup_totals as (
 
-    select
-        'cost_by_job' as mart,
-        sum(cost_usd) as cost_usd,
-        sum(realtime_cost_usd) as realtime_cost_usd,
-        sum(savings_usd) as savings_usd,
-        coalesce(sum(items_total), 0) as items_total,
-        coalesce(cast(sum(total_tokens) as bigint), 0) as total_tokens,
-        coalesce(sum(unpriced_items), 0) as unpriced_items
-    from jobs
-    union all
-    select
-        'cost_by_model' as mart,
-        sum(cost_usd) as cost_usd,
-        sum(realtime_cost_usd) as realtime_cost_usd,
-        sum(savings_usd) as savings_usd,
-        coalesce(sum(items_total), 0) as items_total,
-        coalesce(cast(sum(total_tokens) as bigint), 0) as total_tokens,
-        coalesce(sum(unpriced_items), 0) as unpriced_items
-    from models
-    union all
-    select
-        'cost_by_month' as mart,
-        sum(cost_usd) as cost_usd,
-        sum(realtime_cost_usd) as realtime_cost_usd,
-        sum(savings_usd) as savings_usd,
-        coalesce(sum(items_total), 0) as items_total,
-        coalesce(cast(sum(total_tokens) as bigint), 0) as total_tokens,
-        coalesce(sum(unpriced_items), 0) as unpriced_items
-    from months
+    {% for mart, cte in rollups %}
+        select
+            '{{ mart }}' as mart,
+            sum(cost_usd) as cost_usd,
+            sum(realtime_cost_usd) as realtime_cost_usd,
+            sum(savings_usd) as savings_usd,
+            coalesce(sum(items_total), 0) as items_total,
+            coalesce(cast(sum(total_tokens) as bigint), 0) as total_tokens,
+            coalesce(sum(unpriced_items), 0) as unpriced_items
+        from {{ cte }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 

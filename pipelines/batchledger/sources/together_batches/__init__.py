@@ -24,6 +24,7 @@ from dlt.extract.resource import DltResource
 from batchledger.sources.together_batches.helpers import (
     FileTally,
     PendingFile,
+    file_references,
     parse_file,
     pending_files,
     status_changes,
@@ -196,12 +197,12 @@ def together_batches(
         """Metadata of every file a batch refers to (input, output, error)."""
         listed = files_by_id()
         rows = []
-        for file_id, batch_id in _referenced_files(all_batches()):
+        for file_id, _, batch in file_references(all_batches()):
             meta = listed.get(file_id)
             if meta is None:
                 # The list can lag behind a job that just finished: ask for the file itself.
                 try:
-                    meta = client.get_file(file_id, batch_id=batch_id)
+                    meta = client.get_file(file_id, batch_id=str(batch["id"]))
                 except TogetherNotFoundError as exc:
                     log.warning("%s", exc)
                     continue
@@ -267,16 +268,6 @@ def together_batches(
                 download.path.unlink(missing_ok=True)
 
     return batches, batch_status_history, files, batch_file_lines
-
-
-def _referenced_files(batches: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
-    seen: set[str] = set()
-    for batch in batches:
-        for key in ("input_file_id", "output_file_id", "error_file_id"):
-            file_id = batch.get(key)
-            if file_id and file_id not in seen:
-                seen.add(file_id)
-                yield file_id, str(batch["id"])
 
 
 def landing_path(landing_dir: Path, file_id: str) -> Path:

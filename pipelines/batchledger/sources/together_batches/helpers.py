@@ -279,26 +279,35 @@ class PendingFile:
     is_final: bool
 
 
+FILE_KEYS = (("input", "input_file_id"), ("output", "output_file_id"), ("error", "error_file_id"))
+
+
+def file_references(
+    batches: list[dict[str, Any]],
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(file_id, kind, batch) for every file a batch refers to, each file once, oldest batch
+    first (one input file can feed several batches)."""
+    seen: set[str] = set()
+    for batch in sorted(batches, key=lambda b: str(b.get("created_at") or "")):
+        for kind, key in FILE_KEYS:
+            file_id = batch.get(key)
+            if file_id and file_id not in seen:
+                seen.add(file_id)
+                yield str(file_id), kind, batch
+
+
 def pending_files(batches: list[dict[str, Any]], final_loads: set[str]) -> list[PendingFile]:
     """Files whose content has to be (re)loaded: every referenced file not yet loaded as final."""
-    pending: dict[str, PendingFile] = {}
-    for batch in sorted(batches, key=lambda b: str(b.get("created_at") or "")):
-        terminal = is_terminal(batch)
-        for kind, key in (
-            ("input", "input_file_id"),
-            ("output", "output_file_id"),
-            ("error", "error_file_id"),
-        ):
-            file_id = batch.get(key)
-            if not file_id or file_id in final_loads or file_id in pending:
-                continue
-            pending[file_id] = PendingFile(
-                file_id=file_id,
-                batch_id=str(batch["id"]),
-                file_kind=kind,
-                is_final=kind == "input" or terminal,
-            )
-    return list(pending.values())
+    return [
+        PendingFile(
+            file_id=file_id,
+            batch_id=str(batch["id"]),
+            file_kind=kind,
+            is_final=kind == "input" or is_terminal(batch),
+        )
+        for file_id, kind, batch in file_references(batches)
+        if file_id not in final_loads
+    ]
 
 
 def status_changes(
