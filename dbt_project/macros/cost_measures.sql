@@ -23,3 +23,56 @@
         'sum(' ~ items ~ '.total_tokens) filter (where ' ~ items ~ '.is_priced)'
     ) }} as usd_per_million_tokens
 {%- endmacro %}
+
+{#- The measures fct_batch_month_costs and fct_batch_month_cohort_costs keep per batch and
+    month, over fct_batch_items rows aliased `items`: cost_measures' sums without the
+    per-million rate (it does not add up), plus what a rollup needs to add them up again
+    exactly: how many items carry each nullable amount, and the priced items' tokens. -#}
+{% macro cost_sums(items='items') -%}
+    count(*) as items_total,
+    count(*) filter (where {{ items }}.item_status = 'succeeded') as items_succeeded,
+    count(*) filter (where {{ items }}.item_status = 'failed') as items_failed,
+    count(*) filter (where {{ items }}.item_status = 'not_processed') as items_not_processed,
+    count(*) filter (where {{ items }}.item_status = 'pending') as items_pending,
+    count(*) filter (where not {{ items }}.is_priced) as unpriced_items,
+    count(*) filter (where {{ items }}.is_orphan) as orphan_items,
+    count({{ items }}.cost_usd) as priced_items,
+    count({{ items }}.realtime_cost_usd) as realtime_priced_items,
+    count({{ items }}.savings_usd) as items_with_savings,
+    cast(sum({{ items }}.prompt_tokens) as bigint) as prompt_tokens,
+    cast(sum({{ items }}.cached_prompt_tokens) as bigint) as cached_prompt_tokens,
+    cast(sum({{ items }}.completion_tokens) as bigint) as completion_tokens,
+    cast(sum({{ items }}.total_tokens) as bigint) as total_tokens,
+    cast(sum({{ items }}.total_tokens) filter (where {{ items }}.is_priced) as bigint)
+        as priced_total_tokens,
+    sum({{ items }}.input_cost_usd) as input_cost_usd,
+    sum({{ items }}.output_cost_usd) as output_cost_usd,
+    sum({{ items }}.cost_usd) as cost_usd,
+    sum({{ items }}.realtime_cost_usd) as realtime_cost_usd,
+    sum({{ items }}.savings_usd) as savings_usd
+{%- endmacro %}
+
+{#- cost_measures over rows of cost_sums aliased `sums`: the same figures as cost_measures
+    over the items those rows sum up, to the last decimal (DECIMAL sums are exact, and a sum
+    over rows whose amounts are all null stays null, as over the items). -#}
+{% macro cost_measures_from_sums(sums='sums') -%}
+    cast(sum({{ sums }}.items_total) as bigint) as items_total,
+    cast(sum({{ sums }}.items_succeeded) as bigint) as items_succeeded,
+    cast(sum({{ sums }}.items_failed) as bigint) as items_failed,
+    cast(sum({{ sums }}.items_not_processed) as bigint) as items_not_processed,
+    cast(sum({{ sums }}.items_pending) as bigint) as items_pending,
+    cast(sum({{ sums }}.unpriced_items) as bigint) as unpriced_items,
+    cast(sum({{ sums }}.prompt_tokens) as bigint) as prompt_tokens,
+    cast(sum({{ sums }}.cached_prompt_tokens) as bigint) as cached_prompt_tokens,
+    cast(sum({{ sums }}.completion_tokens) as bigint) as completion_tokens,
+    cast(sum({{ sums }}.total_tokens) as bigint) as total_tokens,
+    sum({{ sums }}.input_cost_usd) as input_cost_usd,
+    sum({{ sums }}.output_cost_usd) as output_cost_usd,
+    sum({{ sums }}.cost_usd) as cost_usd,
+    sum({{ sums }}.realtime_cost_usd) as realtime_cost_usd,
+    sum({{ sums }}.savings_usd) as savings_usd,
+    {{ usd_per_million_tokens(
+        'sum(' ~ sums ~ '.cost_usd)',
+        'sum(' ~ sums ~ '.priced_total_tokens)'
+    ) }} as usd_per_million_tokens
+{%- endmacro %}

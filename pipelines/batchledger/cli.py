@@ -151,26 +151,45 @@ def _working_copy() -> tuple[Settings, Path]:
 
 @app.command()
 @friendly_errors
-def transform() -> None:
-    """Run the dbt build alone against the last ingest, and publish the result.
+def transform(
+    full_refresh: Annotated[
+        bool,
+        typer.Option("--full-refresh", help="Rebuild every mart from the raw tables."),
+    ] = False,
+) -> None:
+    """Build the marts against the last ingest, and publish the result.
 
-    Use it after editing prices/ or dbt_project/: no API call is made.
+    Use it after editing prices/ or dbt_project/: no API call is made. A change there
+    rebuilds everything; with nothing changed it does nothing.
 
-    Example:
+    Examples:
       batchledger transform
+      batchledger transform --full-refresh
     """
-    from batchledger.ingest import IngestError, quiet_third_parties
-    from batchledger.transform import run_dbt
-    from batchledger.warehouse import ingest_lock, publish
+    import time
+
+    from batchledger.build import BuildError, build_and_publish
+    from batchledger.ingest import BUILD_MODES, IngestError, quiet_third_parties
+    from batchledger.run_stats import write_run_stats
+    from batchledger.warehouse import ingest_lock
 
     quiet_third_parties()
+    started = time.monotonic()
     settings, work_db = _working_copy()
     with ingest_lock(settings.work_dir):
-        outcome = run_dbt(work_db, artifacts_dir=settings.work_dir / "dbt", quiet=False)
-        if not outcome.success:
-            raise IngestError("dbt build failed; the published warehouse was left as it was")
-        publish(work_db, settings.db_path)
-    console.print(f"Published {settings.db_path}")
+        try:
+            result = build_and_publish(
+                work_db,
+                settings.db_path,
+                work_dir=settings.work_dir,
+                ops_inputs=None,
+                full_refresh=full_refresh,
+                quiet=False,
+            )
+        except BuildError as exc:
+            raise IngestError(str(exc)) from None
+    write_run_stats(time.monotonic() - started, mode=result.mode, stages=result.stages)
+    console.print(f"{settings.db_path}: {BUILD_MODES[result.mode]}")
 
 
 @app.command()

@@ -12,23 +12,28 @@ from pathlib import Path
 
 import dlt
 import duckdb
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from batchledger.ops.store import ops_dir
-from batchledger.settings import Settings
+from batchledger.build import BuildError, BuildResult, build_and_publish
+from batchledger.build_state import ops_inputs_fingerprint, read_build_state
+from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
+from batchledger.run_stats import peak_rss_mb, write_run_stats
+from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads
 from batchledger.sources.batchledger_ops import batchledger_ops, has_records
 from batchledger.sources.batchledger_ops import settings as ops_source
 from batchledger.sources.together_batches import (
     IngestReport,
     SourceOptions,
+    list_account,
     together_batches,
 )
-from batchledger.sources.together_batches.helpers import PendingFile
+from batchledger.sources.together_batches.helpers import IngestPlan, PendingFile
 from batchledger.sources.together_batches.settings import DATASET_NAME, PIPELINE_NAME
 from batchledger.together import TogetherClient
-from batchledger.transform import DbtOutcome, dbt_project_exists, run_dbt
+from batchledger.transform import DbtOutcome, dbt_project_exists
 from batchledger.warehouse import (
     drop_load_staging,
     ingest_lock,
@@ -36,6 +41,15 @@ from batchledger.warehouse import (
     publish,
     read_known_state,
 )
+
+BUILD_MODES = {
+    "up_to_date": "up to date (nothing changed: no dbt build, no publish)",
+    "incremental": "rebuilt the batches that changed, then published",
+    "full": "full rebuild (first build, or dbt_project/ or prices/ changed), then published",
+    "publish_only": "published (the published file was missing)",
+}
+# The ops store's files that marts read; alert state is not an input.
+OPS_INPUT_FILES = (SUBMISSIONS_FILE, TAGS_FILE)
 
 # A key the bundled emulator accepts; it is not a secret and never reaches the real API.
 DEMO_API_KEY = "demo-emulator-key"
@@ -49,9 +63,19 @@ class IngestError(RuntimeError):
 class IngestResult:
     settings: Settings
     report: IngestReport
-    dbt: DbtOutcome | None
+    build: BuildResult | None
     seconds: float
     unpriced_models: list[tuple[str, int]] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dbt(self) -> DbtOutcome | None:
+        return self.build.dbt if self.build is not None else None
+
+    @property
+    def up_to_date(self) -> bool:
+        """Nothing new anywhere: no load, no dbt work, no publish."""
+        return self.build is not None and self.build.mode == "up_to_date"
 
 
 def quiet_third_parties() -> None:
@@ -73,9 +97,15 @@ def demo_emulator() -> Iterator[str]:
 
 
 def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> IngestResult:
-    """One full run. Demo mode (no key) starts the bundled emulator and writes data/demo.duckdb."""
+    """One full run. Demo mode (no key) starts the bundled emulator and writes data/demo.duckdb.
+
+    Every stage costs what changed: jobs, files and lines already in the warehouse are not
+    written again, the ops store is loaded only when its files changed, and the marts are
+    rebuilt only for the batches that new loads touched (nothing at all when nothing changed).
+    """
     quiet_third_parties()
     started = time.monotonic()
+    stages: dict[str, float] = {}
     emulator = demo_emulator() if settings.api_key is None else nullcontext(None)
     with emulator as demo_url:
         if demo_url is not None:
@@ -85,61 +115,90 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
                 f"with DEMO data[/] ({demo_url}). Output goes to {settings.db_path}, "
                 "never to a real warehouse."
             )
+        assert settings.api_key is not None
         with ingest_lock(settings.work_dir):
             work_db = prepare_work_db(settings.work_dir, settings.db_path)
-            report = load_raw(settings, work_db, console)
-            load_ops_store(settings, work_db)
-            drop_load_staging(work_db, (DATASET_NAME, ops_source.DATASET_NAME))
-            outcome = (
-                run_dbt(work_db, artifacts_dir=settings.work_dir / "dbt")
-                if build and dbt_project_exists()
-                else None
+            report = IngestReport()
+            with TogetherClient(settings.api_key, settings.base_url) as client:
+                mark = time.monotonic()
+                plan = list_account(client, read_known_state(work_db))
+                report.batches = plan.batches
+                stages["list"] = time.monotonic() - mark
+                if not plan.is_empty:
+                    mark = time.monotonic()
+                    load_raw(settings, work_db, client, plan, report, console)
+                    stages["load"] = time.monotonic() - mark
+            ops_inputs = load_ops_store(settings, work_db)
+            result = IngestResult(
+                settings=settings, report=report, build=None, seconds=0.0, stages=stages
             )
-            if outcome is not None and not outcome.success:
-                raise IngestError(
-                    "dbt build failed; the published warehouse was left as it was:\n  "
-                    + "\n  ".join(outcome.failures or ["see the dbt output above"])
-                )
-            unpriced = unpriced_models(work_db) if outcome is not None else []
-            publish(work_db, settings.db_path)
-    return IngestResult(
-        settings=settings,
-        report=report,
-        dbt=outcome,
-        seconds=time.monotonic() - started,
-        unpriced_models=unpriced,
+            if build and dbt_project_exists():
+                try:
+                    result.build = build_and_publish(
+                        work_db,
+                        settings.db_path,
+                        work_dir=settings.work_dir,
+                        ops_inputs=ops_inputs,
+                    )
+                except BuildError as exc:
+                    raise IngestError(str(exc)) from None
+                stages.update(result.build.stages)
+                result.unpriced_models = unpriced_models(work_db)
+            elif not plan.is_empty or not settings.db_path.exists():
+                publish(work_db, settings.db_path)
+    result.seconds = time.monotonic() - started
+    write_run_stats(
+        result.seconds,
+        mode=result.build.mode if result.build is not None else None,
+        stages=stages,
     )
+    return result
 
 
 def _pipeline(settings: Settings, work_db: Path, name: str, dataset: str) -> dlt.Pipeline:
-    """A dlt pipeline into the working database, its state kept beside it (not in ~/.dlt)."""
+    """A dlt pipeline into the working database, its state kept beside it (not in ~/.dlt).
+
+    DuckDB gets an explicit memory limit, thread count and spill folder, so loading a file of
+    any size keeps the ingest process's memory bounded."""
+    spill = settings.work_dir / "duckdb_tmp"
+    spill.mkdir(parents=True, exist_ok=True)
+    credentials = DuckDbCredentials(
+        str(work_db),
+        global_config={
+            "memory_limit": duckdb_memory_limit(),
+            "threads": duckdb_threads(),
+            "temp_directory": str(spill),
+        },
+    )
     return dlt.pipeline(
         pipeline_name=name,
-        destination=dlt.destinations.duckdb(credentials=str(work_db)),
+        destination=dlt.destinations.duckdb(credentials=credentials),
         dataset_name=dataset,
         pipelines_dir=str(settings.work_dir / "dlt"),
     )
 
 
-def load_raw(settings: Settings, work_db: Path, console: Console) -> IngestReport:
-    """Extract and load into the working database with dlt."""
-    assert settings.api_key is not None
-    report = IngestReport()
+def load_raw(
+    settings: Settings,
+    work_db: Path,
+    client: TogetherClient,
+    plan: IngestPlan,
+    report: IngestReport,
+    console: Console,
+) -> None:
+    """Load what `plan` found new into the working database with dlt."""
     pipeline = _pipeline(settings, work_db, PIPELINE_NAME, DATASET_NAME)
     scratch = settings.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
-    with (
-        TogetherClient(settings.api_key, settings.base_url) as client,
-        Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[mb]:.1f} MB"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-    ):
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[mb]:.1f} MB"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("Downloading files", total=None, mb=0.0)
 
         def planned(total: int) -> None:
@@ -157,18 +216,21 @@ def load_raw(settings: Settings, work_db: Path, console: Console) -> IngestRepor
             on_files_planned=planned,
             on_file_loaded=loaded,
         )
-        source = together_batches(client, options, read_known_state(work_db), report)
-        pipeline.run(source)
-    return report
+        pipeline.run(together_batches(client, options, plan, report))
+    drop_load_staging(work_db, (DATASET_NAME,))
 
 
-def load_ops_store(settings: Settings, work_db: Path) -> None:
-    """Load what `submit` and `retry --submit` recorded (tags, lineage) into raw_batchledger."""
+def load_ops_store(settings: Settings, work_db: Path) -> str:
+    """Load what `submit` and `retry --submit` recorded (tags, lineage) into raw_batchledger,
+    when those files changed since the last build. Returns their fingerprint."""
     folder = ops_dir(settings)
-    if not has_records(folder):
-        return
-    pipeline = _pipeline(settings, work_db, ops_source.PIPELINE_NAME, ops_source.DATASET_NAME)
-    pipeline.run(batchledger_ops(folder))
+    fingerprint = ops_inputs_fingerprint(folder, OPS_INPUT_FILES)
+    previous = read_build_state(settings.work_dir)
+    if has_records(folder) and (previous is None or previous.ops_inputs != fingerprint):
+        pipeline = _pipeline(settings, work_db, ops_source.PIPELINE_NAME, ops_source.DATASET_NAME)
+        pipeline.run(batchledger_ops(folder))
+        drop_load_staging(work_db, (ops_source.DATASET_NAME,))
+    return fingerprint
 
 
 def unpriced_models(db_path: Path) -> list[tuple[str, int]]:
@@ -215,13 +277,24 @@ def print_summary(result: IngestResult, console: Console) -> None:
         ", ".join(f"{name} {n}" for name, n in sorted(report.lines.items())) or "0",
     )
     table.add_row("Lines quarantined", str(report.quarantined))
+    if result.build is not None:
+        table.add_row("Marts", BUILD_MODES[result.build.mode])
     if result.dbt is not None:
         # Exposures report "no-op": they document the finance queries, they build nothing.
         shown = {k: v for k, v in result.dbt.statuses.items() if k != "no-op"}
         table.add_row("dbt build", ", ".join(f"{k} {v}" for k, v in sorted(shown.items())))
     table.add_row("Warehouse", str(result.settings.db_path))
-    table.add_row("Time", f"{result.seconds:.1f} s")
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.stages.items())
+    table.add_row("Time", f"{result.seconds:.1f} s" + (f"  ({stages})" if stages else ""))
     console.print(table)
+    if result.up_to_date:
+        console.print("[green]Up to date:[/] nothing changed since the last build.")
+    peaks = peak_rss_mb(dbt_ran=result.dbt is not None)
+    console.print(
+        f"Peak memory: ingest {peaks['ingest']:,.0f} MB"
+        + (f", dbt {peaks['dbt']:,.0f} MB" if peaks["dbt"] else ""),
+        style="dim",
+    )
     for line in report.quarantine_examples[:10]:
         console.print(f"[yellow]quarantined:[/] {line} (see raw_together.quarantine)")
     for line in report.unavailable_files:

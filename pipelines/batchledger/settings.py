@@ -75,3 +75,13 @@ def load_settings() -> Settings:
             _lookup("BATCHLEDGER_DOWNLOAD_CONCURRENCY", "download_concurrency") or 4
         ),
     )
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit in each process that writes the warehouse (the ingest's loads, the
+    dbt child): past it DuckDB spills to disk, so every process stays under 1 GB."""
+    return os.environ.get("BATCHLEDGER_DUCKDB_MEMORY_LIMIT") or "512MB"
+
+
+def duckdb_threads() -> int:
+    return int(os.environ.get("BATCHLEDGER_DUCKDB_THREADS") or 2)

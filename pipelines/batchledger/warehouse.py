@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from batchledger.sources.together_batches import KnownState
+from batchledger.sources.together_batches.helpers import KnownState
 from batchledger.sources.together_batches.settings import DATASET_NAME
 
 
@@ -80,9 +80,29 @@ def read_known_state(work_db: Path) -> KnownState:
                 """
             ).fetchall()
             last_status = {batch_id: (status, progress) for batch_id, status, progress in rows}
-        return KnownState(final_loads=final_loads, last_status=last_status)
+        return KnownState(
+            final_loads=final_loads,
+            last_status=last_status,
+            batch_hashes=_record_hashes(con, "batches"),
+            file_hashes=_record_hashes(con, "files"),
+        )
     finally:
         con.close()
+
+
+def _record_hashes(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """id -> record_hash of the rows as last written (none before the column existed)."""
+    has_column = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = ? and table_name = ? and column_name = 'record_hash'",
+        [DATASET_NAME, table],
+    ).fetchone()
+    if not has_column or not has_column[0]:
+        return {}
+    rows = con.execute(
+        f"select id, record_hash from {DATASET_NAME}.{table} where record_hash is not null"
+    ).fetchall()
+    return {str(row_id): str(digest) for row_id, digest in rows}
 
 
 def drop_load_staging(work_db: Path, datasets: tuple[str, ...]) -> None:

@@ -6,6 +6,14 @@ batches as (
 
 ),
 
+batches_to_build as (
+
+    -- Every batch on a full build; on an incremental one, the batches whose inputs changed.
+    select * from batches
+    where {{ is_batch_to_build('batches.batch_id') }}
+
+),
+
 batch_requests as (
 
     select * from {{ ref('stg_together__batch_requests') }}
@@ -15,6 +23,7 @@ batch_requests as (
 batch_results as (
 
     select * from {{ ref('stg_together__batch_results') }}
+    where {{ is_batch_to_build('batch_id') }}
 
 ),
 
@@ -36,7 +45,7 @@ requests_by_batch as (
         batch_requests.model,
         batch_requests.metadata
 
-    from batches
+    from batches_to_build as batches
     inner join batch_requests
         on batches.input_file_id = batch_requests.input_file_id
 

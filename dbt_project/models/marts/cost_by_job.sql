@@ -24,22 +24,43 @@ batch_lineage as (
 
 ),
 
-items as (
+batch_month_costs as (
 
-    select * from {{ ref('fct_batch_items') }}
+    select * from {{ ref('fct_batch_month_costs') }}
+
+),
+
+job_models as (
+
+    -- The model most of a job's items name (ties: the first by name), for jobs whose
+    -- batch object names none.
+    select
+        batch_month_costs.batch_id,
+        batch_month_costs.model,
+        row_number() over (
+            partition by batch_month_costs.batch_id
+            order by sum(batch_month_costs.items_total) desc, batch_month_costs.model asc
+        ) as model_rank
+
+    from batch_month_costs
+    where batch_month_costs.model is not null
+    group by batch_month_costs.batch_id, batch_month_costs.model
 
 ),
 
 job_measures as (
 
     select
-        items.batch_id,
-        mode(items.model) as most_common_item_model,
-        count(*) filter (where items.is_orphan) as orphan_items,
-        {{ cost_measures('items') }}
+        batch_month_costs.batch_id,
+        any_value(job_models.model) as most_common_item_model,
+        cast(sum(batch_month_costs.orphan_items) as bigint) as orphan_items,
+        {{ cost_measures_from_sums('batch_month_costs') }}
 
-    from items
-    group by items.batch_id
+    from batch_month_costs
+    left join job_models
+        on batch_month_costs.batch_id = job_models.batch_id
+        and job_models.model_rank = 1
+    group by batch_month_costs.batch_id
 
 ),
 

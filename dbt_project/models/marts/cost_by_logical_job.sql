@@ -12,8 +12,19 @@ items as (
 
 ),
 
+retried_roots as (
+
+    select jobs.root_batch_id
+    from jobs
+    group by jobs.root_batch_id
+    having count(*) > 1
+
+),
+
 attempt_items as (
 
+    -- Only roots with retries need their items matched across attempts; a root that is its
+    -- only job counts its own items (below), so reading this view never scans every item.
     select
         jobs.root_batch_id,
         items.custom_id,
@@ -30,6 +41,12 @@ attempt_items as (
     from items
     inner join jobs
         on items.batch_id = jobs.batch_id
+    where items.batch_id in (
+        select retried_jobs.batch_id
+        from jobs as retried_jobs
+        inner join retried_roots
+            on retried_jobs.root_batch_id = retried_roots.root_batch_id
+    )
 
 ),
 
@@ -59,6 +76,20 @@ logical_item_counts as (
 
     from logical_items
     group by root_batch_id
+
+    union all
+
+    -- A root without retries: its items are unique per custom_id already.
+    select
+        jobs.root_batch_id,
+        jobs.items_total,
+        jobs.items_succeeded,
+        jobs.items_failed,
+        jobs.items_not_processed,
+        jobs.items_pending
+
+    from jobs
+    where jobs.root_batch_id not in (select retried_roots.root_batch_id from retried_roots)
 
 ),
 

@@ -1,23 +1,23 @@
 with
 
-items as (
+batch_month_costs as (
 
-    select * from {{ ref('fct_batch_items') }}
+    select * from {{ ref('fct_batch_month_costs') }}
 
 ),
 
 final as (
 
     select
-        items.provider,
-        items.model,
-        count(distinct items.batch_id) as jobs,
-        {{ cost_measures('items') }},
-        min(items.used_at) as first_used_at,
-        max(items.used_at) as last_used_at
+        batch_month_costs.provider,
+        batch_month_costs.model,
+        count(distinct batch_month_costs.batch_id) as jobs,
+        {{ cost_measures_from_sums('batch_month_costs') }},
+        min(batch_month_costs.first_used_at) as first_used_at,
+        max(batch_month_costs.last_used_at) as last_used_at
 
-    from items
-    group by items.provider, items.model
+    from batch_month_costs
+    group by batch_month_costs.provider, batch_month_costs.model
 
 )
 

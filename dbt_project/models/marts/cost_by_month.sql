@@ -1,22 +1,22 @@
 with
 
-items as (
+batch_month_costs as (
 
-    select * from {{ ref('fct_batch_items') }}
+    select * from {{ ref('fct_batch_month_costs') }}
 
 ),
 
 final as (
 
     select
-        items.usage_month,
-        items.provider,
-        items.model,
-        count(distinct items.batch_id) as jobs,
-        {{ cost_measures('items') }}
+        batch_month_costs.usage_month,
+        batch_month_costs.provider,
+        batch_month_costs.model,
+        count(distinct batch_month_costs.batch_id) as jobs,
+        {{ cost_measures_from_sums('batch_month_costs') }}
 
-    from items
-    group by items.usage_month, items.provider, items.model
+    from batch_month_costs
+    group by batch_month_costs.usage_month, batch_month_costs.provider, batch_month_costs.model
 
 )
 

@@ -6,6 +6,8 @@ with
 batch_results as (
 
     select * from {{ ref('stg_together__batch_results') }}
+    -- Lines of batches built before were checked then: an incremental build checks the rest.
+    where {{ is_batch_to_build('batch_id') }}
 
 )
 

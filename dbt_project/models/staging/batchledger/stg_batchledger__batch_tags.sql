@@ -12,6 +12,7 @@ submitted_tags as (
         'batch_id': 'varchar',
         'tag_key': 'varchar',
         'tag_value': 'varchar',
+        '_dlt_load_id': 'varchar',
     }) }}
 
 ),
@@ -23,7 +24,8 @@ unioned as (
         tag_key,
         tag_value,
         'seed' as tag_source,
-        1 as precedence
+        1 as precedence,
+        cast(null as varchar) as load_id
 
     from seed_tags
 
@@ -34,7 +36,8 @@ unioned as (
         tag_key,
         tag_value,
         'submit' as tag_source,
-        2 as precedence
+        2 as precedence,
+        _dlt_load_id as load_id
 
     from submitted_tags
 
@@ -48,7 +51,8 @@ renamed as (
         batch_id,
         tag_key,
         tag_value,
-        tag_source
+        tag_source,
+        load_id
 
     from unioned
     where batch_id is not null and tag_key is not null

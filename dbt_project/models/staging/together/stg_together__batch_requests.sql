@@ -12,6 +12,7 @@ source as (
         'metadata': 'varchar',
         'request_bytes': 'bigint',
         'body': 'varchar',
+        '_dlt_load_id': 'varchar',
     }) }}
 
 ),
@@ -27,7 +28,8 @@ renamed as (
         coalesce(model, json_extract_string(body, '$.model')) as model,
         max_tokens,
         cast(metadata as json) as metadata,
-        request_bytes
+        request_bytes,
+        _dlt_load_id as load_id
 
     from source
 

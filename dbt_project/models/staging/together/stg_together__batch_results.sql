@@ -16,6 +16,7 @@ source as (
         'finish_reason': 'varchar',
         'error_code': 'varchar',
         'error_message': 'varchar',
+        '_dlt_load_id': 'varchar',
     }) }}
 
 ),
@@ -61,7 +62,8 @@ renamed as (
             cast(json_extract(usage_json, '$.total_tokens') as bigint),
             cast(json_extract(usage_json, '$.prompt_tokens') as bigint)
             + cast(json_extract(usage_json, '$.completion_tokens') as bigint)
-        ) as total_tokens
+        ) as total_tokens,
+        _dlt_load_id as load_id
 
     from usage_parsed
 

@@ -18,6 +18,7 @@ source as (
         'error': 'varchar',
         'completed_at': 'timestamptz',
         'observed_at': 'timestamptz',
+        '_dlt_load_id': 'varchar',
     }) }}
 
 ),
@@ -57,7 +58,8 @@ renamed as (
         created_at at time zone 'UTC' as created_at,
         completed_at at time zone 'UTC' as completed_at,
         job_deadline at time zone 'UTC' as deadline_at,
-        observed_at at time zone 'UTC' as observed_at
+        observed_at at time zone 'UTC' as observed_at,
+        _dlt_load_id as load_id
 
     from source
 

@@ -12,6 +12,7 @@ source as (
         'content_bytes': 'bigint',
         'sha256': 'varchar',
         'loaded_at': 'timestamptz',
+        '_dlt_load_id': 'varchar',
     }) }}
 
 ),
@@ -27,7 +28,8 @@ renamed as (
         lines_quarantined,
         content_bytes,
         sha256 as content_sha256,
-        loaded_at at time zone 'UTC' as loaded_at
+        loaded_at at time zone 'UTC' as loaded_at,
+        _dlt_load_id as load_id
 
     from source
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,12 @@ from dlt.extract.resource import DltResource
 
 from batchledger.sources.together_batches.helpers import (
     FileTally,
+    IngestPlan,
+    KnownState,
     PendingFile,
-    file_references,
     parse_file,
-    pending_files,
-    status_changes,
+    plan_ingest,
+    record_hash,
 )
 from batchledger.sources.together_batches.settings import LINE_KEY
 from batchledger.together import Download, TogetherClient, TogetherNotFoundError
@@ -64,6 +64,7 @@ BATCH_COLUMNS = _columns(
     error="text",
     completed_at="timestamp",
     observed_at="timestamp",
+    record_hash="text",
 )
 FILE_COLUMNS = _columns(
     id="text",
@@ -77,6 +78,7 @@ FILE_COLUMNS = _columns(
     line_count="bigint",
     processing_status="text",
     observed_at="timestamp",
+    record_hash="text",
 )
 FILE_LOAD_COLUMNS = _columns(
     file_id="text",
@@ -91,14 +93,6 @@ FILE_LOAD_COLUMNS = _columns(
     loaded_at="timestamp",
 )
 LINE_TABLES = {"input": "batch_requests", "output": "batch_results", "error": "batch_results"}
-
-
-@dataclass(frozen=True)
-class KnownState:
-    """What the warehouse already holds, so that a rerun fetches only what changed."""
-
-    final_loads: frozenset[str] = frozenset()
-    last_status: dict[str, tuple[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,30 +129,34 @@ class SourceOptions:
     on_file_loaded: Callable[[PendingFile, int], None] | None = None
 
 
+def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
+    """One listing of batches and files (two requests), compared with what the warehouse holds."""
+
+    def lookup_file(file_id: str, batch_id: str) -> dict[str, Any] | None:
+        try:
+            return client.get_file(file_id, batch_id=batch_id)
+        except TogetherNotFoundError as exc:
+            log.warning("%s", exc)
+            return None
+
+    return plan_ingest(client.list_batches(), client.list_files(), known, lookup_file)
+
+
 @dlt.source(name="together_batches", max_table_nesting=0)
 def together_batches(
     client: TogetherClient,
     options: SourceOptions,
-    known: KnownState | None = None,
+    plan: IngestPlan,
     report: IngestReport | None = None,
 ) -> tuple[DltResource, ...]:
-    """Every batch job in the account, its status timeline, its files and their lines.
+    """The batch jobs, status changes, file metadata and file lines that `plan` found new or
+    changed; what the warehouse already holds is not written again.
 
     The client comes in ready-made so the API key never passes through dlt's config or trace.
     """
-    known = known or KnownState()
     report = report if report is not None else IngestReport()
+    report.batches = plan.batches
     observed_at = datetime.now(UTC)
-
-    @cache
-    def all_batches() -> list[dict[str, Any]]:
-        batches = client.list_batches()
-        report.batches = batches
-        return batches
-
-    @cache
-    def files_by_id() -> dict[str, dict[str, Any]]:
-        return {str(f["id"]): f for f in client.list_files() if f.get("id")}
 
     @dlt.resource(
         name="batches",
@@ -167,8 +165,12 @@ def together_batches(
         columns=BATCH_COLUMNS,
     )
     def batches() -> Iterator[list[dict[str, Any]]]:
-        """One row per batch job, replaced whenever the job changes."""
-        yield [{**batch, "observed_at": observed_at} for batch in all_batches()]
+        """One row per batch job, rewritten only when the job object changed; observed_at is
+        when this version of it was first seen."""
+        yield [
+            {**batch, "observed_at": observed_at, "record_hash": record_hash(batch)}
+            for batch in plan.changed_batches
+        ]
 
     @dlt.resource(
         name="batch_status_history",
@@ -180,8 +182,7 @@ def together_batches(
     )
     def batch_status_history() -> Iterator[list[dict[str, Any]]]:
         """One row per batch and ingest in which its status or progress changed."""
-        changed = status_changes(all_batches(), known.last_status)
-        report.status_changes = len(changed)
+        report.status_changes = len(plan.status_changes)
         yield [
             {
                 "batch_id": batch["id"],
@@ -189,25 +190,17 @@ def together_batches(
                 "progress": batch.get("progress"),
                 "observed_at": observed_at,
             }
-            for batch in changed
+            for batch in plan.status_changes
         ]
 
     @dlt.resource(name="files", write_disposition="merge", primary_key="id", columns=FILE_COLUMNS)
     def files() -> Iterator[list[dict[str, Any]]]:
-        """Metadata of every file a batch refers to (input, output, error)."""
-        listed = files_by_id()
-        rows = []
-        for file_id, _, batch in file_references(all_batches()):
-            meta = listed.get(file_id)
-            if meta is None:
-                # The list can lag behind a job that just finished: ask for the file itself.
-                try:
-                    meta = client.get_file(file_id, batch_id=str(batch["id"]))
-                except TogetherNotFoundError as exc:
-                    log.warning("%s", exc)
-                    continue
-            rows.append({**meta, "observed_at": observed_at})
-        yield rows
+        """Metadata of every file a batch refers to (input, output, error), rewritten only when
+        it changed."""
+        yield [
+            {**meta, "observed_at": observed_at, "record_hash": record_hash(meta)}
+            for meta in plan.changed_files
+        ]
 
     @dlt.resource(
         name="batch_file_lines",
@@ -219,10 +212,10 @@ def together_batches(
         """Every line of every pending file: batch_requests (input lines), batch_results (output
         and error lines) and quarantine (lines that cannot be read), plus one file_loads row per
         file, written in the same load so a crash never records a file whose lines are missing."""
-        pending = pending_files(all_batches(), set(known.final_loads))
+        pending = plan.pending
         if options.on_files_planned:
             options.on_files_planned(len(pending))
-        for item, download in _download_all(client, pending, files_by_id(), options, report):
+        for item, download in _download_all(client, pending, plan.file_metadata, options, report):
             table = LINE_TABLES[item.file_kind]
             store_text = (
                 options.store_prompts if item.file_kind == "input" else options.store_completions

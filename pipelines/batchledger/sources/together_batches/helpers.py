@@ -6,7 +6,9 @@ result file never becomes 50,000 Python dicts and never sits whole in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,3 +326,75 @@ def status_changes(
 
 def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    """A stable digest of an API object, so an unchanged job or file is not written again."""
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KnownState:
+    """What the warehouse already holds, so that a rerun fetches and writes only what changed."""
+
+    final_loads: frozenset[str] = frozenset()
+    last_status: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+    # record_hash of each batch and file object as last written.
+    batch_hashes: dict[str, str] = field(default_factory=dict)
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """What one run has to write, decided from one listing of batches and files."""
+
+    batches: list[dict[str, Any]]
+    changed_batches: list[dict[str, Any]]
+    status_changes: list[dict[str, Any]]
+    changed_files: list[dict[str, Any]]
+    pending: list[PendingFile]
+    # File metadata by id, for the referenced files the listing (or a lookup) returned.
+    file_metadata: dict[str, dict[str, Any]]
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to write: every job, file and line is in the warehouse as listed now."""
+        return not (
+            self.changed_batches or self.status_changes or self.changed_files or self.pending
+        )
+
+
+def plan_ingest(
+    batches: list[dict[str, Any]],
+    listed_files: list[dict[str, Any]],
+    known: KnownState,
+    lookup_file: Callable[[str, str], dict[str, Any] | None],
+) -> IngestPlan:
+    """Compare the listing with the warehouse. `lookup_file(file_id, batch_id)` is asked only
+    for a referenced file that the list lacks (the list can lag behind a job that just
+    finished) and whose metadata or lines the warehouse does not have yet."""
+    listed = {str(f["id"]): f for f in listed_files if f.get("id")}
+    pending = pending_files(batches, set(known.final_loads))
+    pending_ids = {item.file_id for item in pending}
+    metadata: dict[str, dict[str, Any]] = {}
+    for file_id, _, batch in file_references(batches):
+        meta = listed.get(file_id)
+        if meta is None and (file_id in pending_ids or file_id not in known.file_hashes):
+            meta = lookup_file(file_id, str(batch["id"]))
+        if meta is not None:
+            metadata[file_id] = meta
+    return IngestPlan(
+        batches=batches,
+        changed_batches=[
+            b for b in batches if known.batch_hashes.get(str(b["id"])) != record_hash(b)
+        ],
+        status_changes=status_changes(batches, known.last_status),
+        changed_files=[
+            meta
+            for file_id, meta in metadata.items()
+            if known.file_hashes.get(file_id) != record_hash(meta)
+        ],
+        pending=pending,
+        file_metadata=metadata,
+    )

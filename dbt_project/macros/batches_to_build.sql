@@ -1,0 +1,58 @@
+{#- The batch ids whose items this build computes, as a select of batch_id.
+
+    A full build (var('since_load_id') empty, as on `--full-refresh` or a first build) takes
+    every batch. An incremental build takes only the batches whose raw inputs arrived in a
+    dlt load after `since_load_id`: the batch row itself (the ingest rewrites it only when it
+    changed), lines of any of its files, a load record of any of its files, or a tag
+    recorded by `submit`. dlt load ids are unix timestamps as text with the same number of
+    integer digits, so they compare as text. -#}
+{% macro batches_to_build() -%}
+    {%- set since = var('since_load_id', '') | string -%}
+    {%- if since and not modules.re.fullmatch('[0-9]+(\\.[0-9]+)?', since) -%}
+        {{ exceptions.raise_compiler_error("since_load_id must be a dlt load id, got: " ~ since) }}
+    {%- endif -%}
+    {%- if not since %}
+    select all_batches.batch_id from {{ ref('stg_together__batches') }} as all_batches
+    {%- else %}
+    select changed_batches.batch_id
+    from {{ ref('stg_together__batches') }} as changed_batches
+    where
+        changed_batches.load_id > '{{ since }}'
+        or changed_batches.batch_id in (
+            select new_results.batch_id
+            from {{ ref('stg_together__batch_results') }} as new_results
+            where new_results.load_id > '{{ since }}'
+        )
+        or changed_batches.input_file_id in (
+            select new_requests.input_file_id
+            from {{ ref('stg_together__batch_requests') }} as new_requests
+            where new_requests.load_id > '{{ since }}'
+        )
+        or changed_batches.batch_id in (
+            select new_tags.batch_id
+            from {{ ref('stg_batchledger__batch_tags') }} as new_tags
+            where new_tags.load_id > '{{ since }}'
+        )
+        or exists (
+            select 1
+            from {{ ref('stg_together__file_loads') }} as new_loads
+            where
+                new_loads.load_id > '{{ since }}'
+                and new_loads.file_id in (
+                    changed_batches.input_file_id,
+                    changed_batches.output_file_id,
+                    changed_batches.error_file_id
+                )
+        )
+    {%- endif %}
+{%- endmacro %}
+
+{#- A predicate keeping the rows of `column` (a batch id) that this build computes: always
+    true on a full build, so nothing a full build sees depends on the batch list. -#}
+{% macro is_batch_to_build(column) -%}
+    {%- if var('since_load_id', '') | string -%}
+        {{ column }} in ({{ batches_to_build() }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,26 @@
+with
+
+items as (
+
+    select * from {{ ref('fct_batch_items') }}
+    where {{ is_batch_to_build('fct_batch_items.batch_id') }}
+
+),
+
+final as (
+
+    select
+        items.batch_id,
+        items.usage_month,
+        items.provider,
+        items.model,
+        {{ cost_sums('items') }},
+        min(items.used_at) as first_used_at,
+        max(items.used_at) as last_used_at
+
+    from items
+    group by items.batch_id, items.usage_month, items.provider, items.model
+
+)
+
+select * from final
