@@ -76,3 +76,47 @@
         'sum(' ~ sums ~ '.priced_total_tokens)'
     ) }} as usd_per_million_tokens
 {%- endmacro %}
+
+{#- The measures of cost_sums, and for each amount that can be null the count of items
+    carrying it. -#}
+{% macro cost_sums_measures() -%}
+    {%- do return({
+        'counts': [
+            'items_total', 'items_succeeded', 'items_failed', 'items_not_processed',
+            'items_pending', 'unpriced_items', 'orphan_items', 'priced_items',
+            'realtime_priced_items', 'items_with_savings', 'prompt_tokens',
+            'cached_prompt_tokens', 'completion_tokens', 'total_tokens', 'priced_total_tokens',
+        ],
+        'amounts': {
+            'input_cost_usd': 'priced_items',
+            'output_cost_usd': 'priced_items',
+            'cost_usd': 'priced_items',
+            'realtime_cost_usd': 'realtime_priced_items',
+            'savings_usd': 'items_with_savings',
+        },
+    }) -%}
+{%- endmacro %}
+
+{#- Every cost_sums measure of rows aliased `sums`, summed (for a coarser grain). -#}
+{% macro cost_sums_summed(sums='sums') -%}
+    {%- set measures = cost_sums_measures() -%}
+    {%- for measure in measures['counts'] + (measures['amounts'].keys() | list) %}
+    sum({{ sums }}.{{ measure }}) as {{ measure }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Every cost_sums measure of `whole` minus the same measure of `part` (a left-joined row
+    that may be missing). An amount is null when no item of the difference carries it, as a
+    sum over those items would be. -#}
+{% macro cost_sums_difference(whole, part) -%}
+    {%- set measures = cost_sums_measures() -%}
+    {%- for measure in measures['counts'] %}
+    {{ whole }}.{{ measure }} - coalesce({{ part }}.{{ measure }}, 0) as {{ measure }},
+    {%- endfor %}
+    {%- for amount, carried_by in measures['amounts'].items() %}
+    case
+        when {{ whole }}.{{ carried_by }} - coalesce({{ part }}.{{ carried_by }}, 0) > 0
+            then coalesce({{ whole }}.{{ amount }}, 0) - coalesce({{ part }}.{{ amount }}, 0)
+    end as {{ amount }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -1,20 +1,3 @@
-{#- The measures of a cost_sums row, each minus the same measure of the assigned rows
-    (null: nothing assigned). A nullable amount is null when no unassigned item carries it,
-    as a sum over those items would be. -#}
-{%- set counts = [
-    'items_total', 'items_succeeded', 'items_failed', 'items_not_processed', 'items_pending',
-    'unpriced_items', 'orphan_items', 'priced_items', 'realtime_priced_items',
-    'items_with_savings', 'prompt_tokens', 'cached_prompt_tokens', 'completion_tokens',
-    'total_tokens', 'priced_total_tokens',
-] -%}
-{%- set amounts = [
-    ('input_cost_usd', 'priced_items'),
-    ('output_cost_usd', 'priced_items'),
-    ('cost_usd', 'priced_items'),
-    ('realtime_cost_usd', 'realtime_priced_items'),
-    ('savings_usd', 'items_with_savings'),
-] -%}
-
 with
 
 batch_month_costs as (
@@ -42,12 +25,7 @@ batch_months as (
     select
         batch_month_costs.batch_id,
         batch_month_costs.usage_month,
-        {%- for measure in counts %}
-        sum(batch_month_costs.{{ measure }}) as {{ measure }},
-        {%- endfor %}
-        {%- for amount, _ in amounts %}
-        sum(batch_month_costs.{{ amount }}) as {{ amount }},
-        {%- endfor %}
+        {{ cost_sums_summed('batch_month_costs') }}
 
     from batch_month_costs
     group by batch_month_costs.batch_id, batch_month_costs.usage_month
@@ -56,17 +34,12 @@ batch_months as (
 
 batch_month_keys as (
 
-    -- Each batch's sums per month over the items that carry a cohort key, any value.
+    -- Each batch's sums per month over its items that carry a cohort key, any value.
     select
         batch_month_cohort_costs.batch_id,
         batch_month_cohort_costs.usage_month,
         batch_month_cohort_costs.cohort_key,
-        {%- for measure in counts %}
-        sum(batch_month_cohort_costs.{{ measure }}) as {{ measure }},
-        {%- endfor %}
-        {%- for amount, _ in amounts %}
-        sum(batch_month_cohort_costs.{{ amount }}) as {{ amount }},
-        {%- endfor %}
+        {{ cost_sums_summed('batch_month_cohort_costs') }}
 
     from batch_month_cohort_costs
     group by
@@ -86,15 +59,7 @@ unassigned as (
         batch_months.usage_month,
         cohort_keys.cohort_key,
         '(unassigned)' as cohort_value,
-        {%- for measure in counts %}
-        batch_months.{{ measure }} - coalesce(assigned.{{ measure }}, 0) as {{ measure }},
-        {%- endfor %}
-        {%- for amount, carried_by in amounts %}
-        case
-            when batch_months.{{ carried_by }} - coalesce(assigned.{{ carried_by }}, 0) > 0
-                then coalesce(batch_months.{{ amount }}, 0) - coalesce(assigned.{{ amount }}, 0)
-        end as {{ amount }},
-        {%- endfor %}
+        {{ cost_sums_difference('batch_months', 'assigned') }}
 
     from batch_months
     cross join cohort_keys

@@ -10,13 +10,13 @@ items as (
 item_cohorts as (
 
     -- One row per item and cohort key it carries (the item's cohort map, unnested).
+    -- The two unnests run in step, pairing each key with its value.
     select
         items.*,
-        cohort_entries.cohort_entry.key as cohort_key,
-        cohort_entries.cohort_entry.value as cohort_value
+        unnest(map_keys(items.cohort)) as cohort_key,
+        unnest(map_values(items.cohort)) as cohort_value
 
     from items
-    cross join unnest(map_entries(items.cohort)) as cohort_entries (cohort_entry)
 
 ),
 

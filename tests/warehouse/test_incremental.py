@@ -1,0 +1,221 @@
+"""A run costs what changed: each kind of input changes in turn, the marts follow, a run with
+nothing new does nothing, and marts built by a sequence of incremental runs equal a full
+rebuild row for row and to the last decimal.
+
+The dbt project and prices/ are copied to a temp folder so the test can edit them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+from rich.console import Console
+
+from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
+from batchledger.emulator import Emulator, demo_scenario
+from batchledger.ingest import IngestResult, run_ingest
+from batchledger.ops.store import Submission, record_submission
+from batchledger.paths import DBT_PROJECT_DIR, PRICES_DIR
+from batchledger.settings import Settings
+from batchledger.transform import run_dbt
+from tests.conftest import TEST_API_KEY, make_settings
+
+# Every table and view finance reads, compared whole between incremental and full builds.
+MARTS = (
+    "fct_batch_items",
+    "fct_batch_month_costs",
+    "fct_batch_month_cohort_costs",
+    "cost_by_job",
+    "cost_by_model",
+    "cost_by_month",
+    "cost_by_cohort",
+    "cost_by_logical_job",
+    "budget_status",
+)
+# The demo model whose batch rate the test changes retroactively.
+REPRICED_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+
+
+@dataclass
+class Project:
+    dbt_dir: Path
+    prices_dir: Path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A private copy of dbt_project/ and prices/ that every build in this test uses."""
+    root = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("target", "logs", "dbt_packages")
+    shutil.copytree(DBT_PROJECT_DIR, root / "dbt_project", ignore=ignore)
+    shutil.copytree(PRICES_DIR, root / "prices")
+    for module in ("batchledger.transform", "batchledger.build_state"):
+        monkeypatch.setattr(f"{module}.DBT_PROJECT_DIR", root / "dbt_project")
+    monkeypatch.setattr("batchledger.build_state.PRICES_DIR", root / "prices")
+    return Project(root / "dbt_project", root / "prices")
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(scenario=demo_scenario(), api_key=TEST_API_KEY, time_scale=0.0) as emu:
+        yield emu
+
+
+def ingest(settings: Settings) -> IngestResult:
+    return run_ingest(settings, Console(quiet=True))
+
+
+def mode(result: IngestResult) -> str:
+    assert result.build is not None
+    return result.build.mode
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def job_cost(db: Path, batch_id: str) -> object:
+    return query(db, f"select cost_usd from marts.cost_by_job where batch_id = '{batch_id}'")[0][0]
+
+
+def test_each_input_changes_in_turn_and_incremental_equals_full(
+    project: Project, emulator: Emulator, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, emulator.base_url)
+    db = settings.db_path
+    jobs = {job.batch_id: job for job in emulator.scenario.jobs}
+    running = [b for b, job in jobs.items() if not job.is_terminal_at(emulator.now())]
+    assert running, "the demo must have a job still running"
+
+    # 1. First build: full.
+    assert mode(ingest(settings)) == "full"
+    assert query(db, f"select count(*) from marts.cost_by_job where batch_id = '{running[0]}'")
+
+    # 2. Nothing new: two list requests, no dbt work, the published file untouched.
+    published = db.stat()
+    emulator.reset_log()
+    result = ingest(settings)
+    assert mode(result) == "up_to_date" and result.dbt is None
+    assert sorted((r.method, r.path) for r in emulator.request_log) == [
+        ("GET", "/v1/batches"),
+        ("GET", "/v1/files"),
+    ]
+    assert (db.stat().st_ino, db.stat().st_mtime_ns) == (published.st_ino, published.st_mtime_ns)
+
+    # 3. A price row appended with valid_from in the past: a full rebuild reprices the model.
+    batch = next(b for b, job in jobs.items() if job.items[0].model == REPRICED_MODEL)
+    before = job_cost(db, batch)
+    with (project.prices_dir / "model_prices.csv").open("a") as prices:
+        prices.write(f"together,{REPRICED_MODEL},batch,0.01,0.02,,2026-10-01,,test: retroactive\n")
+    assert mode(ingest(settings)) == "full"
+    assert job_cost(db, batch) != before
+
+    # 4. Time passes: the running job finishes, its result files arrive, its status changes.
+    emulator.advance(3 * 24 * 3600)
+    assert mode(ingest(settings)) == "incremental"
+    statuses = dict(query(db, "select batch_id, status from marts.cost_by_job"))
+    assert all(statuses[b] != "in_progress" for b in running)
+
+    # 5. A tag recorded by `submit` in the ops store: the batch's cohorts follow.
+    tagged = sorted(jobs)[0]
+    record_submission(
+        settings,
+        Submission(
+            batch_id=tagged,
+            submitted_at="2026-11-20T00:00:00Z",
+            file="x.jsonl",
+            input_file_id=jobs[tagged].input_file_id,
+            model=None,
+            lines=1,
+            estimate_usd=None,
+            tags={"cost_center": "cc-test"},
+        ),
+    )
+    assert mode(ingest(settings)) == "incremental"
+    tags = query(
+        db, f"select tags['cost_center'] from marts.cost_by_job where batch_id = '{tagged}'"
+    )
+    assert tags == [("cc-test",)]
+    assert query(
+        db,
+        "select count(*) from marts.cost_by_cohort "
+        "where cohort_key = 'cost_center' and cohort_value = 'cc-test'",
+    ) == [(1,)]
+
+    # 6. Nothing new again.
+    assert mode(ingest(settings)) == "up_to_date"
+
+    # The marts after incremental runs equal a full rebuild of the same raw tables.
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copyfile(db, rebuilt)
+    outcome = run_dbt(
+        rebuilt,
+        ("build", "--full-refresh"),
+        artifacts_dir=tmp_path / "rebuild",
+        dbt_vars={"since_load_id": ""},
+    )
+    assert outcome.success, outcome.failures
+    con = duckdb.connect(str(rebuilt), read_only=True)
+    try:
+        con.execute(f"attach '{db}' as incremental (read_only)")
+        for mart in MARTS:
+            total = con.execute(f"select count(*) from marts.{mart}").fetchone()
+            assert total is not None and total[0] > 0, mart
+            for left, right in (("marts", "incremental.marts"), ("incremental.marts", "marts")):
+                differ = con.execute(
+                    f"select count(*) from (select * from {left}.{mart} "
+                    f"except all select * from {right}.{mart})"
+                ).fetchone()
+                assert differ == (0,), (mart, left, right)
+    finally:
+        con.close()
+
+
+def test_any_change_to_the_dbt_project_or_prices_changes_the_fingerprint(
+    project: Project,
+) -> None:
+    """Models, macros, seeds, vars and the profile are all inputs; build output is not."""
+    baseline = dbt_inputs_fingerprint()
+    (project.dbt_dir / "target").mkdir(exist_ok=True)
+    (project.dbt_dir / "target" / "run_results.json").write_text("{}")
+    assert dbt_inputs_fingerprint() == baseline
+    for path in (
+        project.dbt_dir / "profiles.yml",
+        project.dbt_dir / "dbt_project.yml",
+        project.dbt_dir / "models" / "marts" / "cost_by_month.sql",
+        project.dbt_dir / "macros" / "money.sql",
+        project.dbt_dir / "seeds" / "budgets.csv",
+        project.prices_dir / "model_prices.csv",
+    ):
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n")
+        assert dbt_inputs_fingerprint() != baseline, path
+        path.write_bytes(original)
+    assert dbt_inputs_fingerprint() == baseline
+
+
+def test_a_failed_build_keeps_the_last_state_and_the_next_run_retries(
+    project: Project, emulator: Emulator, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, emulator.base_url)
+    ingest(settings)
+    state = read_build_state(settings.work_dir)
+    assert state is not None
+    broken = project.dbt_dir / "models" / "marts" / "cost_by_month.sql"
+    original = broken.read_text()
+    broken.write_text(original.replace("from final", "from no_such_relation"))
+    with pytest.raises(Exception, match="dbt build failed"):
+        ingest(settings)
+    assert read_build_state(settings.work_dir) == state
+    broken.write_text(original)
+    # The model is back as it was: its fingerprint matches the last build's again.
+    assert mode(ingest(settings)) == "up_to_date"
