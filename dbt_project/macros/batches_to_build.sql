@@ -7,10 +7,7 @@
     recorded by `submit`. dlt load ids are unix timestamps as text with the same number of
     integer digits, so they compare as text. -#}
 {% macro batches_to_build() -%}
-    {%- set since = var('since_load_id', '') | string -%}
-    {%- if since and not modules.re.fullmatch('[0-9]+(\\.[0-9]+)?', since) -%}
-        {{ exceptions.raise_compiler_error("since_load_id must be a dlt load id, got: " ~ since) }}
-    {%- endif -%}
+    {%- set since = load_id_var('since_load_id') -%}
     {%- if not since %}
     select all_batches.batch_id from {{ ref('stg_together__batches') }} as all_batches
     {%- else %}
@@ -55,4 +52,20 @@
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#- A load or build id passed by batchledger as a dbt var (digits, maybe a fraction),
+    checked before it reaches any SQL. -#}
+{% macro load_id_var(name) -%}
+    {%- set value = var(name, '') | string -%}
+    {%- if value and not modules.re.fullmatch('[0-9]+(\\.[0-9]+)?', value) -%}
+        {{ exceptions.raise_compiler_error(name ~ " must be a dlt load id, got: " ~ value) }}
+    {%- endif -%}
+    {%- do return(value) -%}
+{%- endmacro %}
+
+{#- The id batchledger gives this build (var build_id, increasing from build to build), as a
+    SQL string literal; '' when dbt runs without batchledger. -#}
+{% macro build_id() -%}
+    '{{ load_id_var('build_id') }}'
 {%- endmacro %}

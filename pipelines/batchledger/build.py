@@ -7,7 +7,7 @@ up to date (no dbt, no publish), incremental (the batches newer loads touched) o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +17,7 @@ from batchledger.build_state import (
     BuildState,
     dbt_inputs_fingerprint,
     newest_load_id,
+    next_build_id,
     read_build_state,
     write_build_state,
 )
@@ -64,19 +65,28 @@ def build_and_publish(
         loaded_through = newest_load_id(con)
     finally:
         con.close()
-    state = BuildState(dbt_inputs=dbt_inputs, ops_inputs=ops_inputs, loaded_through=loaded_through)
+    state = BuildState(
+        dbt_inputs=dbt_inputs,
+        ops_inputs=ops_inputs,
+        loaded_through=loaded_through,
+        build_id=previous.build_id if previous is not None else "",
+    )
     result = BuildResult(mode=_mode(previous, state, full_refresh))
     if result.mode == "up_to_date" and published.exists():
         return result
     if result.mode in {"incremental", "full"}:
         started = time.monotonic()
         full = result.mode == "full"
+        state = replace(state, build_id=next_build_id(previous))
         outcome = run_dbt(
             work_db,
             ("build", "--full-refresh") if full else ("build",),
             artifacts_dir=work_dir / "dbt",
             quiet=quiet,
-            dbt_vars={"since_load_id": "" if full or previous is None else previous.loaded_through},
+            dbt_vars={
+                "since_load_id": "" if full or previous is None else previous.loaded_through,
+                "build_id": state.build_id,
+            },
         )
         result.dbt = outcome
         result.stages["dbt"] = time.monotonic() - started

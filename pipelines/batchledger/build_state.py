@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -43,6 +44,17 @@ class BuildState:
     ops_inputs: str
     # The newest dlt load id the build covered ("" when the raw tables were empty).
     loaded_through: str
+    # The last build's id: digits, increasing from build to build (fct_batch_items._build_id).
+    build_id: str = ""
+
+
+def next_build_id(previous: BuildState | None) -> str:
+    """An id greater than every earlier build's, even if the clock stepped back (nanoseconds
+    as 19 digits: ids compare as text, like dlt's load ids)."""
+    now = time.time_ns()
+    if previous is not None and previous.build_id.isdigit():
+        now = max(now, int(previous.build_id) + 1)
+    return f"{now:019d}"
 
 
 def _hash_tree(digest: hashlib._Hash, root: Path) -> None:

@@ -9,14 +9,17 @@ the old file open keep reading it; new readers get the new one; nobody sees a ha
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
 
+from batchledger.settings import duckdb_memory_limit
 from batchledger.sources.together_batches.helpers import KnownState
 from batchledger.sources.together_batches.settings import DATASET_NAME
 
@@ -116,19 +119,290 @@ def drop_load_staging(work_db: Path, datasets: tuple[str, ...]) -> None:
         con.close()
 
 
-def publish(work_db: Path, published: Path) -> None:
-    """Checkpoint the working copy, then copy it beside `published` and rename it into place."""
+def publish(work_db: Path, published: Path) -> PublishResult:
+    """Make `published` show the working copy's current state, atomically.
+
+    The new state is written into a generation file in `<work dir>/published/`, which is then
+    hard-linked over `published` with one rename: readers that have the old file open keep
+    their snapshot, new readers get the new one, nobody sees a half state, and ingest never
+    waits for a reader. The generation file written is the one readers left before the last
+    publish (none of them still has it open, or DuckDB's lock would say so), brought up to date
+    by copying only the rows written since it was published; otherwise a new generation is a
+    full copy of the working database.
+    """
     con = duckdb.connect(str(work_db))
     try:
         con.execute("checkpoint")
+        marks = _marks(con)
     finally:
         con.close()
     published.parent.mkdir(parents=True, exist_ok=True)
-    staging = published.with_name(f".{published.name}.{os.getpid()}.publishing")
+    generations = work_db.parent / GENERATIONS_DIR
+    generations.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(published)
+    current = published.stat().st_ino if published.exists() else None
+    target, strategy = None, "copy"
+    for candidate in _generations(generations):
+        if candidate.path.stat().st_ino == current or candidate.marks is None:
+            continue
+        candidate.sidecar.unlink()  # a crash mid-sync must not leave it looking current
+        try:
+            _sync(work_db, candidate.path, candidate.marks)
+        except duckdb.IOException:
+            continue  # a reader still has it open: leave it to them
+        except duckdb.Error:
+            candidate.path.unlink()  # not what its marks said: never reuse it
+            continue
+        target, strategy = candidate.path, "sync"
+        break
+    if target is None:
+        target = generations / f"gen-{_next_number(generations)}.duckdb"
+        shutil.copyfile(work_db, target)
+    with target.open("rb") as fh:
+        os.fsync(fh.fileno())
+    _write_marks(target, marks)
+    _swap_in(target, published)
+    _forget_old_generations(generations, keep={target, *_same_inode(generations, current)})
+    return PublishResult(strategy=strategy, path=target)
+
+
+GENERATIONS_DIR = "published"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    strategy: str  # "sync" (rows written since an earlier publish) or "copy" (the whole file)
+    path: Path
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """How far a generation file is: the newest dlt load and dbt build it holds."""
+
+    loaded_through: str
+    built_through: str
+
+
+@dataclass(frozen=True)
+class _Generation:
+    path: Path
+    marks: _Marks | None
+
+    @property
+    def sidecar(self) -> Path:
+        return self.path.with_suffix(".json")
+
+
+def _marks(con: duckdb.DuckDBPyConnection) -> _Marks:
+    from batchledger.build_state import newest_load_id
+
+    built = ""
+    row = con.execute("select current_database()").fetchone()
+    catalog = str(row[0]) if row else ""
+    if _has_table(con, catalog, "marts", "fct_batch_items"):
+        row = con.execute(
+            f'select max(_build_id) from "{catalog}".marts.fct_batch_items'
+        ).fetchone()
+        built = str(row[0]) if row and row[0] else ""
+    return _Marks(loaded_through=newest_load_id(con), built_through=built)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from duckdb_tables() "
+        "where database_name = ? and schema_name = ? and table_name = ?",
+        [catalog, schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _generations(folder: Path) -> list[_Generation]:
+    """Generation files, newest first, with their marks (None when unreadable or missing)."""
+    found = []
+    for path in folder.glob("gen-*.duckdb"):
+        marks = None
+        with suppress(OSError, ValueError, TypeError):
+            marks = _Marks(**json.loads(path.with_suffix(".json").read_text(encoding="utf-8")))
+        found.append(_Generation(path, marks))
+    return sorted(found, key=lambda g: _number(g.path), reverse=True)
+
+
+def _number(path: Path) -> int:
+    suffix = path.stem.removeprefix("gen-")
+    return int(suffix) if suffix.isdigit() else -1
+
+
+def _next_number(folder: Path) -> int:
+    return 1 + max((_number(path) for path in folder.glob("gen-*.duckdb")), default=0)
+
+
+def _write_marks(target: Path, marks: _Marks) -> None:
+    sidecar = target.with_suffix(".json")
+    tmp = sidecar.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(marks)), encoding="utf-8")
+    os.replace(tmp, sidecar)
+
+
+def _sync(work_db: Path, target: Path, since: _Marks) -> None:
+    """Bring `target` (a copy of the working database as of `since`) up to date with it: the
+    item mart and the raw line tables by the rows written since, everything else whole."""
+    con = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
     try:
-        shutil.copyfile(work_db, staging)
-        with staging.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(staging, published)
+        con.execute(f"attach {_literal(work_db)} as work (read_only)")
+        con.execute(f"attach {_literal(target)} as target")
+        con.execute("use target")
+        # No transaction: the generation has no marks while this runs, so a sync that stops
+        # half-way is never published nor synced from again (and a failed statement would
+        # abort a transaction, where a view that cannot bind yet is retried below).
+        for view_schema, view in con.execute(
+            "select schema_name, view_name from duckdb_views() "
+            "where database_name = 'target' and not internal"
+        ).fetchall():
+            con.execute(f'drop view "{view_schema}"."{view}"')
+        schemas = _names(con, "select schema_name from duckdb_schemas() where database_name = ?")
+        for schema in schemas["work"] - schemas["target"]:
+            con.execute(f'create schema "{schema}"')
+        tables = _names(
+            con,
+            "select schema_name || '.' || table_name from duckdb_tables() where database_name = ?",
+        )
+        for name in tables["target"] - tables["work"]:
+            con.execute(f"drop table target.{_quoted(name)}")
+        for name in sorted(tables["work"]):
+            _sync_table(con, name, since)
+        for schema in schemas["target"] - schemas["work"]:
+            con.execute(f'drop schema "{schema}" cascade')
+        _create_views(con)
+        con.execute("checkpoint target")
     finally:
-        staging.unlink(missing_ok=True)
+        con.close()
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _names(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, set[str]]:
+    return {
+        catalog: {str(row[0]) for row in con.execute(sql, [catalog]).fetchall()}
+        for catalog in ("work", "target")
+    }
+
+
+def _quoted(name: str) -> str:
+    schema, table = name.split(".", 1)
+    return f'"{schema}"."{table}"'
+
+
+def _sync_table(con: duckdb.DuckDBPyConnection, name: str, since: _Marks) -> None:
+    source, target = f"work.{_quoted(name)}", f"target.{_quoted(name)}"
+    columns = _columns_of(con, "work", name)
+    if columns != _columns_of(con, "target", name):
+        con.execute(f"create or replace table {target} as select * from {source}")
+        return
+    names = {column for column, _ in columns}
+    if {"batch_id", "_build_id"} <= names and since.built_through:
+        key, changed = "batch_id", f"_build_id > '{since.built_through}'"
+    elif {"file_id", "line_number", "_dlt_load_id"} <= names and since.loaded_through:
+        key, changed = "file_id", f"_dlt_load_id > '{since.loaded_through}'"
+    else:
+        con.execute(f"delete from {target}")
+        con.execute(f"insert into {target} select * from {source}")
+        return
+    keys = f"(select distinct {key} from {source} where {changed})"
+    con.execute(f"delete from {target} where {key} in {keys}")
+    con.execute(f"insert into {target} select * from {source} where {key} in {keys}")
+    counts = con.execute(f"select (select count(*) from {source}), (select count(*) from {target})")
+    row = counts.fetchone()
+    if row is None or row[0] != row[1]:
+        raise duckdb.InvalidInputException(f"{name}: {row} rows after sync")
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, catalog: str, name: str) -> list[tuple[str, str]]:
+    schema, table = name.split(".", 1)
+    return [
+        (str(column), str(kind))
+        for column, kind in con.execute(
+            "select column_name, data_type from duckdb_columns() "
+            "where database_name = ? and schema_name = ? and table_name = ? "
+            "order by column_index",
+            [catalog, schema, table],
+        ).fetchall()
+    ]
+
+
+def _create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The working copy's views, created in the target (a view binds only once what it reads
+    exists, so views over views take a few passes)."""
+    pending = [
+        str(sql)
+        for (sql,) in con.execute(
+            "select sql from duckdb_views() where database_name = 'work' and not internal"
+        ).fetchall()
+    ]
+    while pending:
+        failed = []
+        for sql in pending:
+            try:
+                con.execute(sql)
+            except duckdb.CatalogException:
+                failed.append(sql)
+        if len(failed) == len(pending):
+            raise duckdb.InvalidInputException(f"{len(failed)} view(s) could not be created")
+        pending = failed
+
+
+def _swap_in(target: Path, published: Path) -> None:
+    """Hard-link `target` beside `published` and rename the link over it: one atomic step."""
+    link = published.with_name(f".{published.name}.{os.getpid()}.publishing")
+    link.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(target, link)
+        except OSError:
+            # Another filesystem (a linked .work folder): publish a copy instead.
+            shutil.copyfile(target, link)
+            with link.open("rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(link, published)
+        directory = os.open(published.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        link.unlink(missing_ok=True)
+
+
+def _same_inode(folder: Path, inode: int | None) -> list[Path]:
+    return [path for path in folder.glob("gen-*.duckdb") if path.stat().st_ino == inode]
+
+
+def _forget_old_generations(folder: Path, keep: set[Path]) -> None:
+    """Keep the new generation and the one it replaced (the next publish syncs into that one
+    once its readers are gone); readers of older ones keep reading after the unlink."""
+    for path in folder.glob("gen-*.duckdb"):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+    for leftover in folder.glob("gen-*.json"):
+        if leftover.with_suffix(".duckdb") not in keep:
+            leftover.unlink(missing_ok=True)
+
+
+def _remove_leftovers(published: Path) -> None:
+    """Links from a publish that was killed before its rename."""
+    for leftover in published.parent.glob(f".{published.name}.*.publishing"):
+        pid = leftover.name.removeprefix(f".{published.name}.").split(".")[0]
+        if not (pid.isdigit() and _alive(int(pid))):
+            leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -62,7 +62,10 @@ final as (
         batch_items.finish_reason,
         batch_items.error_code,
         batch_items.error_message,
-        batch_items.has_usage
+        batch_items.has_usage,
+        -- Which build wrote the row, so that publishing copies only rows newer than the
+        -- published file's (see warehouse.py).
+        {{ build_id() }} as _build_id
 
     from batch_items
     left join cohorts
