@@ -1,14 +1,21 @@
 """Pure functions of the together_batches source: file-line parsing and change detection.
 
-Files are read in chunks of lines and parsed by DuckDB's JSON functions over Arrow, so a 50,000-line
-result file never becomes 50,000 Python dicts and never sits whole in memory.
+Landed JSONL files are parsed by DuckDB, never into Python dicts and never whole in memory:
+
+- The fast path is `read_json` with explicit columns for just the fields we keep: parallel, and
+  many small files in one query. It is trusted for a file only when it returns one row per
+  physical line (it skips blank lines, which would shift line numbers), and only up to the first
+  row it cannot load as is.
+- The careful path splits lines itself and validates each one, so a malformed line is quarantined
+  with its physical line number and the file goes on. It resumes where the fast path stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,16 +26,22 @@ import pyarrow.compute as pc
 
 from batchledger.sources.together_batches.settings import (
     CHUNK_BYTES,
+    GROUP_MAX_BYTES,
+    GROUP_MAX_FILES,
     LINE_KEY,
+    PARSE_MEMORY_LIMIT,
+    PARSE_THREADS,
     QUARANTINE_TEXT_CHARS,
     RESULT_BATCH_ROWS,
     TERMINAL_STATUSES,
 )
 
 LINES_SCHEMA = pa.schema([("line_number", pa.int64()), ("raw", pa.large_string())])
+BOM = b"\xef\xbb\xbf"
+RESULT_KINDS = frozenset({"output", "error"})
 
-# Each line is parsed once, by from_json into just the fields we keep. Leaves that vary in shape
-# stay JSON so that an odd value does not reject a billable line.
+# The careful path parses each line once, by from_json into just the fields we keep. Leaves that
+# vary in shape stay JSON so that an odd value does not reject a billable line.
 _INPUT_SHAPE = (
     '{"custom_id": "VARCHAR", "body": {"model": "VARCHAR", "max_tokens": "VARCHAR"}, '
     '"metadata": "JSON"}'
@@ -38,19 +51,30 @@ _RESULT_SHAPE = (
     '"VARCHAR", "body": {"model": "VARCHAR", "created": "VARCHAR", "usage": "JSON", '
     '"error": "JSON", "choices": "JSON"}}}'
 )
+# The fast path reads the same leaves, except that of `choices` it reads only what we keep from
+# the first choice instead of the whole array. A value that does not fit raises, and the file
+# goes to the careful path from there.
+_FAST_INPUT_COLUMNS = (
+    "{'custom_id': 'VARCHAR', 'body': 'STRUCT(model VARCHAR, max_tokens VARCHAR)', "
+    "'metadata': 'JSON'}"
+)
+_FAST_RESULT_COLUMNS = (
+    "{{'id': 'VARCHAR', 'custom_id': 'VARCHAR', 'error': 'JSON', 'response': "
+    "'STRUCT(status_code VARCHAR, body STRUCT(model VARCHAR, created VARCHAR, usage JSON, "
+    "error JSON, choices STRUCT({choice})[]))'}}"
+)
 
-_INPUT_COLUMNS = """
+# One definition of each column for both paths; `doc` is the parsed line (a from_json struct on
+# the careful path, the read_json row on the fast path).
+_INPUT_FIELDS = """
     doc.custom_id as custom_id,
     doc.body.model as model,
     try_cast(doc.body.max_tokens as bigint) as max_tokens,
     case when json_type(doc.metadata) = 'OBJECT' then doc.metadata::varchar end as metadata,
-    octet_length(encode(raw)) as request_bytes,
-    case when $store_text and doc is not null then json_extract(raw, '$.body')::varchar end as body,
+    {request_bytes} as request_bytes,
+    {body} as body,
 """
-
-_RESULT_COLUMNS = """
-    $file_kind as file_kind,
-    line_number,
+_RESULT_FIELDS = """
     doc.id as result_id,
     doc.custom_id as custom_id,
     try_cast(doc.response.status_code as integer) as status_code,
@@ -58,19 +82,27 @@ _RESULT_COLUMNS = """
         then doc.response.body.usage::varchar end as usage,
     doc.response.body.model as model,
     try_cast(doc.response.body.created as bigint) as created,
-    doc.response.body.choices->>'$[0].finish_reason' as finish_reason,
+    {finish_reason} as finish_reason,
     coalesce(doc.error->>'$.code', doc.response.body.error->>'$.code') as error_code,
     coalesce(
         doc.error->>'$.message',
         doc.response.body.error->>'$.message',
         case when json_type(doc.error) = 'VARCHAR' then doc.error->>'$' end
     ) as error_message,
-    case when $store_text and doc is not null
-        then json_extract_string(raw, '$.response.body.choices[0].message.content') end
-        as completion_text,
+    {completion_text} as completion_text,
 """
+_CAREFUL_INPUT_FIELDS = _INPUT_FIELDS.format(
+    request_bytes="octet_length(encode(raw))",
+    body="case when $store_text and doc is not null then json_extract(raw, '$.body')::varchar end",
+)
+# Result columns carry file_kind before line_number, matching the raw table's order.
+_CAREFUL_RESULT_FIELDS = "$file_kind as file_kind, line_number," + _RESULT_FIELDS.format(
+    finish_reason="doc.response.body.choices->>'$[0].finish_reason'",
+    completion_text="case when $store_text and doc is not null then json_extract_string("
+    "raw, '$.response.body.choices[0].message.content') end",
+)
 
-_PARSE = """
+_CAREFUL_PARSE = """
 select
     $batch_id as batch_id,
     $file_id as file_id,
@@ -105,27 +137,54 @@ from (
 _QUARANTINE_COLUMNS = ["batch_id", "file_id", "file_kind", "line_number", "error", "raw_text"]
 
 
-def _parse_sql(file_kind: str, *, guarded: bool) -> str:
-    """The parse for one file kind. Unguarded parses each line once and raises on a malformed
-    line; guarded validates every line first (try() does not catch malformed JSON), so it is
-    used only for the chunks that need it."""
+def _careful_sql(file_kind: str, *, guarded: bool) -> str:
+    """The careful parse for one file kind. Unguarded parses each line once and raises on a
+    malformed line; guarded validates every line first (try() does not catch malformed JSON), so
+    it is used only from the first malformed line on."""
     shape = _INPUT_SHAPE if file_kind == "input" else _RESULT_SHAPE
     doc = f"from_json(raw, '{shape}')"
     if guarded:
         doc = f"case when json_valid(raw) then try({doc}) end"
     if file_kind == "input":
-        return _PARSE.format(
-            line_number="line_number,", columns=_INPUT_COLUMNS, chars=QUARANTINE_TEXT_CHARS, doc=doc
+        return _CAREFUL_PARSE.format(
+            line_number="line_number,",
+            columns=_CAREFUL_INPUT_FIELDS,
+            chars=QUARANTINE_TEXT_CHARS,
+            doc=doc,
         )
-    # Result columns carry file_kind before line_number, matching the raw table's order.
-    return _PARSE.format(
-        line_number="", columns=_RESULT_COLUMNS, chars=QUARANTINE_TEXT_CHARS, doc=doc
+    return _CAREFUL_PARSE.format(
+        line_number="", columns=_CAREFUL_RESULT_FIELDS, chars=QUARANTINE_TEXT_CHARS, doc=doc
+    )
+
+
+def _fast_sql(*, is_input: bool, store_text: bool, many: bool) -> str:
+    """read_json over the `$paths` list. Row order is file order (insertion order is preserved),
+    so line numbers are counted in Python; `WITH ORDINALITY` would make the scan single-threaded.
+    request_bytes is filled in from the careful path's own line split (read_json has no raw
+    line); batch_id, file_id, file_kind and line_number are added per file."""
+    if is_input:
+        columns = _FAST_INPUT_COLUMNS
+        fields = _INPUT_FIELDS.format(request_bytes="null::bigint", body="null::varchar")
+    else:
+        columns = _FAST_RESULT_COLUMNS.format(
+            choice="finish_reason VARCHAR, message JSON" if store_text else "finish_reason VARCHAR"
+        )
+        fields = _RESULT_FIELDS.format(
+            finish_reason="doc.response.body.choices[1].finish_reason",
+            completion_text="json_extract_string(doc.response.body.choices[1].message, '$.content')"
+            if store_text
+            else "null::varchar",
+        )
+    return (
+        f"select {'filename,' if many else ''} {fields.rstrip().rstrip(',')} "
+        f"from read_json($paths, format = 'newline_delimited', columns = {columns}, "
+        f"filename = {str(many).lower()}) as doc"
     )
 
 
 @dataclass
 class ParsedChunk:
-    """The rows one chunk of a file contributes to each table."""
+    """The rows one chunk of one or more files contributes to each table."""
 
     rows: pa.Table
     quarantine: pa.Table
@@ -139,17 +198,30 @@ class FileTally:
     quarantine_errors: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LandedFile:
+    """A downloaded file and what its lines belong to."""
+
+    path: Path
+    batch_id: str
+    file_id: str
+    file_kind: str  # input | output | error
+
+
 def iter_line_chunks(path: Path, block_bytes: int = CHUNK_BYTES) -> Iterator[pa.Table]:
     """Physical lines of a JSONL file with 1-based line numbers, one Arrow table per block.
 
     The file is read `block_bytes` at a time and split at the last newline of each block, so
     memory holds one block however large the file. Blank lines are kept (and skipped later) so
     line numbers match what `sed -n Np` shows. Bytes that are not UTF-8 become U+FFFD, so such a
-    line still loads (or is quarantined if it is not JSON) instead of stopping the load.
+    line still loads (or is quarantined if it is not JSON) instead of stopping the load. A UTF-8
+    byte order mark is not part of line 1 (read_json drops it too).
     """
     next_line = 1
-    carry = b""
     with path.open("rb") as fh:
+        carry = fh.read(len(BOM))
+        if carry == BOM:
+            carry = b""
         while True:
             block = fh.read(block_bytes)
             if not block:
@@ -182,6 +254,42 @@ def _lines_table(text: bytes, first_line: int) -> pa.Table:
     return pa.Table.from_arrays([numbers, pc.utf8_rtrim(lines, "\r")], schema=LINES_SCHEMA)
 
 
+def count_lines(path: Path, block_bytes: int = CHUNK_BYTES) -> int:
+    """Physical lines of a file, blank ones included: newlines, plus a last line without one."""
+    lines, last = 0, b"\n"
+    with path.open("rb") as fh:
+        while block := fh.read(block_bytes):
+            # bytes.replace finds newlines with memchr: several times faster than bytes.count.
+            lines += len(block) - len(block.replace(b"\n", b""))
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def group_files(
+    files: Sequence[LandedFile],
+    *,
+    max_bytes: int = GROUP_MAX_BYTES,
+    max_files: int = GROUP_MAX_FILES,
+) -> list[list[LandedFile]]:
+    """Split landed files into `parse_files` calls: input files apart from result files, each
+    group at most `max_files` files and `max_bytes` bytes (a bigger file is a group alone), in
+    the given order within each family."""
+    groups: list[list[LandedFile]] = []
+    for family in (("input",), tuple(sorted(RESULT_KINDS))):
+        group: list[LandedFile] = []
+        size = 0
+        for landed in (f for f in files if f.file_kind in family):
+            nbytes = landed.path.stat().st_size
+            if group and (size + nbytes > max_bytes or len(group) >= max_files):
+                groups.append(group)
+                group, size = [], 0
+            group.append(landed)
+            size += nbytes
+        if group:
+            groups.append(group)
+    return groups
+
+
 def parse_file(
     path: Path,
     *,
@@ -190,51 +298,294 @@ def parse_file(
     file_kind: str,
     store_text: bool,
     tally: FileTally,
+    temp_dir: Path | None = None,
 ) -> Iterator[ParsedChunk]:
-    """Parse a landed file into Arrow chunks for batch_requests or batch_results, and quarantine.
+    """Parse one landed file into Arrow chunks for batch_requests or batch_results, and
+    quarantine. See `parse_files`."""
+    landed = LandedFile(path=path, batch_id=batch_id, file_id=file_id, file_kind=file_kind)
+    yield from parse_files(
+        [landed], store_text=store_text, tallies={file_id: tally}, temp_dir=temp_dir
+    )
 
-    One streaming DuckDB query runs over the whole file (its lines fed as an Arrow stream), so
-    memory stays bounded and the query is planned once. The fast query parses each line once
-    and fails on the first malformed line; the file then resumes, after the last line already
-    yielded, with the careful query that validates every line.
+
+def parse_files(
+    files: Sequence[LandedFile],
+    *,
+    store_text: bool,
+    tallies: dict[str, FileTally],
+    temp_dir: Path | None = None,
+) -> Iterator[ParsedChunk]:
+    """Parse landed files, all input or all result files (output and error may mix), into Arrow
+    chunks of at most RESULT_BATCH_ROWS rows; one chunk may hold rows of several files. Each
+    file's counts are added to `tallies[file_id]` (created if absent).
+
+    The files are read by one read_json query when they can be (see the module docstring), and
+    each file the fast path cannot vouch for is parsed carefully on its own. Stored prompts
+    (`store_text` on input files) need the raw line, so they always take the careful path.
     """
+    files = list(files)
+    kinds = {f.file_kind for f in files}
+    if not (kinds <= {"input"} or kinds <= RESULT_KINDS):
+        raise ValueError(f"parse_files takes input files or result files, not both: {kinds}")
+    if len({f.file_id for f in files}) < len(files) or len({f.path for f in files}) < len(files):
+        raise ValueError("parse_files was given the same file twice")
+    for landed in files:
+        tallies.setdefault(landed.file_id, FileTally())
+    is_input = kinds == {"input"}
+    fast = [f for f in files if not (is_input and store_text) and _plain_path(f.path)]
+    careful = [f for f in files if f not in fast]
+    con = duckdb.connect(
+        config={
+            "memory_limit": PARSE_MEMORY_LIMIT,
+            "threads": PARSE_THREADS,
+            "temp_directory": str(temp_dir or tempfile.gettempdir()),
+            "preserve_insertion_order": True,  # the fast path counts line numbers in row order
+        }
+    )
+    try:
+        lines = _one_row_per_line(con, fast)
+        careful += [f for f in fast if f.file_id not in lines]
+        counted = [f for f in fast if f.file_id in lines]
+        tables = _parse_counted(con, counted, lines, store_text)
+        for table in tables:
+            yield _split(table, tallies)
+        for landed in careful:
+            for table in _parse_careful(con, landed, store_text, after=0):
+                yield _split(table, tallies)
+    finally:
+        con.close()
+
+
+def _plain_path(path: Path) -> bool:
+    """read_json expands glob characters; a path with one is left to the careful path."""
+    return not any(c in str(path) for c in "*?[]{}")
+
+
+def _cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    cur = con.cursor()
+    # No progress bar: DuckDB draws one on a terminal for long queries.
+    cur.execute("set enable_progress_bar = false")
+    return cur
+
+
+def _one_row_per_line(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> dict[str, int]:
+    """Line counts by file_id of the files for which read_json returns exactly one row per
+    physical line, so that its n-th row is line n. A blank line (skipped) or a malformed one
+    (raises) fails the file; if the grouped count fails, each file is counted on its own."""
+    if not files:
+        return {}
+    sql = (
+        "select filename, count(*) from read_json($paths, format = 'newline_delimited', "
+        "columns = {'custom_id': 'JSON'}, filename = true) group by filename"
+    )
+    cur = _cursor(con)
+    try:
+        found = dict(cur.execute(sql, {"paths": [str(f.path) for f in files]}).fetchall())
+    except duckdb.InvalidInputException:
+        if len(files) == 1:
+            return {}
+        return {k: v for f in files for k, v in _one_row_per_line(con, [f]).items()}
+    finally:
+        cur.close()
+    lines = {f.file_id: count_lines(f.path) for f in files}
+    return {
+        f.file_id: lines[f.file_id] for f in files if found.get(str(f.path), 0) == lines[f.file_id]
+    }
+
+
+class _FastPathStopped(Exception):
+    """The fast path cannot go on past the line in `_Progress`; the careful path takes over."""
+
+
+@dataclass
+class _Progress:
+    index: int = 0  # the file being read
+    done: int = 0  # its lines already yielded
+
+
+def _parse_counted(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandedFile],
+    lines: dict[str, int],
+    store_text: bool,
+) -> Iterator[pa.Table]:
+    """Parse files vouched for by `_one_row_per_line`: by one fast query while it can; a file it
+    stops in goes on carefully from its last yielded line, and the files after it start again."""
+    if not files:
+        return
+    progress = _Progress()
+    try:
+        yield from _fast_rows(con, files, lines, store_text, progress)
+        return
+    except _FastPathStopped:
+        pass
+    rest = files[progress.index :]
+    if progress.done or len(files) == 1:
+        yield from _parse_careful(con, rest[0], store_text, after=progress.done)
+        rest = rest[1:]
+    for landed in rest:
+        yield from _parse_counted(con, [landed], lines, store_text)
+
+
+def _fast_rows(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandedFile],
+    lines: dict[str, int],
+    store_text: bool,
+    progress: _Progress,
+) -> Iterator[pa.Table]:
+    """Rows of `files` from one read_json query, labelled with their file and line number, in
+    the careful path's layout. Raises _FastPathStopped at the first error or unusable row, with
+    `progress` at the first line not yielded."""
+    is_input = files[0].file_kind == "input"
+    many = len(files) > 1
+    sql = _fast_sql(is_input=is_input, store_text=store_text, many=many)
+    index_of = {str(f.path): i for i, f in enumerate(files)}
+    lengths = _LineLengths(files[0].path) if is_input else None
+    cur = _cursor(con)
+    try:
+        for batch in _batches(cur.sql(sql, params={"paths": list(index_of)})):
+            for index, part in _file_runs(batch, index_of, many):
+                if index != progress.index:
+                    # A file ends where the next begins: every row of it must have come.
+                    _check_complete(files, lines, progress, index)
+                    progress.index, progress.done = index, 0
+                    lengths = _LineLengths(files[index].path) if is_input else None
+                usable = _usable_prefix(part)
+                if usable:
+                    sizes = lengths.take(usable) if lengths else None
+                    yield _label(part.slice(0, usable), files[index], progress.done, sizes)
+                    progress.done += usable
+                if usable < part.num_rows:
+                    raise _FastPathStopped
+        _check_complete(files, lines, progress, len(files))
+    finally:
+        cur.close()
+
+
+def _batches(query: duckdb.DuckDBPyRelation) -> Iterator[pa.RecordBatch]:
+    try:
+        # The first rows are computed when the reader is made: errors can come from either.
+        yield from query.to_arrow_reader(RESULT_BATCH_ROWS)
+    except (duckdb.InvalidInputException, OSError) as exc:
+        # Mid-stream, DuckDB's error reaches us through Arrow as a bare OSError.
+        if "Invalid Input Error" not in str(exc):
+            raise
+        raise _FastPathStopped from exc
+
+
+def _file_runs(
+    batch: pa.RecordBatch, index_of: dict[str, int], many: bool
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """The batch cut into runs of rows of one file each, without the filename column."""
+    if not many:
+        yield 0, batch
+        return
+    runs = pc.run_end_encode(batch.column("filename"))
+    body = batch.drop_columns(["filename"])
+    start = 0
+    for end, name in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+        yield index_of[name], body.slice(start, end - start)
+        start = end
+
+
+def _check_complete(
+    files: list[LandedFile], lines: dict[str, int], progress: _Progress, next_index: int
+) -> None:
+    """read_json promised one row per line: the file left has given all its lines, and the
+    files skipped over have none."""
+    expected = [lines[f.file_id] for f in files[progress.index : next_index]]
+    if next_index < progress.index or expected[:1] != [progress.done] or any(expected[1:]):
+        raise RuntimeError(
+            f"read_json rows out of step with the lines of {files[progress.index].path}"
+        )
+
+
+def _usable_prefix(part: pa.RecordBatch) -> int:
+    """Rows before the first one without a custom_id. That one needs its raw text to be
+    quarantined, which only the careful path has."""
+    custom_id = part.column("custom_id")
+    missing = pc.fill_null(pc.equal(custom_id, ""), True)
+    first = pc.index(missing, True).as_py()  # -1 when every row has one
+    return part.num_rows if first < 0 else int(first)
+
+
+def _label(part: pa.RecordBatch, landed: LandedFile, done: int, sizes: pa.Array | None) -> pa.Table:
+    """Fast-path rows with the columns the careful path has: file and line first, then the
+    parsed fields, then (empty) error and raw_text."""
+    rows = part.num_rows
+    head: dict[str, pa.Array] = {
+        "batch_id": pa.repeat(landed.batch_id, rows),
+        "file_id": pa.repeat(landed.file_id, rows),
+    }
+    if sizes is None:
+        head["file_kind"] = pa.repeat(landed.file_kind, rows)
+    ones = pa.repeat(pa.scalar(1, pa.int64()), rows)
+    head["line_number"] = pc.add(pc.cumulative_sum(ones), done)
+    body = dict(zip(part.schema.names, part.columns, strict=True))
+    if sizes is not None:
+        body["request_bytes"] = sizes
+    blank = pa.nulls(rows, pa.string())
+    return pa.table({**head, **body, "error": blank, "raw_text": blank})
+
+
+class _LineLengths:
+    """Byte lengths of a file's lines as the careful path counts them (no \\r, no BOM), handed
+    out in order a few at a time, so only one block of the file is in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self._chunks = (pc.binary_length(t.column("raw")) for t in iter_line_chunks(path))
+        self._ready = pa.chunked_array([], pa.int64())
+
+    def take(self, count: int) -> pa.Array:
+        while len(self._ready) < count:
+            chunk = next(self._chunks)
+            self._ready = pa.chunked_array(self._ready.chunks + chunk.chunks, pa.int64())
+        taken = self._ready.slice(0, count).combine_chunks()
+        self._ready = self._ready.slice(count)
+        return taken
+
+
+def _parse_careful(
+    con: duckdb.DuckDBPyConnection, landed: LandedFile, store_text: bool, *, after: int
+) -> Iterator[pa.Table]:
+    """Every line of a file after line `after`, one streaming query over its lines fed as an
+    Arrow stream. The unguarded query parses each line once and fails on the first malformed
+    line; the guarded one resumes after the last line already yielded."""
     params = {
-        "batch_id": batch_id,
-        "file_id": file_id,
-        "file_kind": file_kind,
+        "batch_id": landed.batch_id,
+        "file_id": landed.file_id,
+        "file_kind": landed.file_kind,
         "store_text": store_text,
     }
-    done = 0  # last line number yielded; results stream in line order
+    done = after  # last line number yielded; results stream in line order
     for guarded in (False, True):
-        sql = _parse_sql(file_kind, guarded=guarded)
-        # No progress bar: DuckDB draws one on a terminal for long queries.
-        con = duckdb.connect()
-        con.execute("set enable_progress_bar = false")
+        sql = _careful_sql(landed.file_kind, guarded=guarded)
+        cur = _cursor(con)
         try:
             lines = pa.RecordBatchReader.from_batches(
                 LINES_SCHEMA,
-                (batch for table in iter_line_chunks(path) for batch in table.to_batches()),
+                (batch for table in iter_line_chunks(landed.path) for batch in table.to_batches()),
             )
-            con.register("chunk", lines)
-            stream = con.sql(sql, params={**_only(params, sql), "after": done})
+            cur.register("chunk", lines)
+            stream = cur.sql(sql, params={**_only(params, sql), "after": done})
             for batch in stream.to_arrow_reader(RESULT_BATCH_ROWS):
                 parsed = pa.Table.from_batches([batch])
                 if parsed.num_rows == 0:
                     continue
-                yield _split(parsed, file_kind, tally)
+                yield parsed
                 done = parsed.column("line_number")[-1].as_py()
             return
         except (duckdb.InvalidInputException, OSError) as exc:
-            # Mid-stream, DuckDB's error reaches us through Arrow as a bare OSError.
             if guarded or "Invalid Input Error" not in str(exc):
                 raise
             # A malformed line: carry on from `done` with the line-by-line validation.
         finally:
-            con.close()
+            cur.close()
 
 
-def _split(parsed: pa.Table, file_kind: str, tally: FileTally) -> ParsedChunk:
-    """Separate loadable rows from quarantined lines, and count both."""
+def _split(parsed: pa.Table, tallies: dict[str, FileTally]) -> ParsedChunk:
+    """Separate loadable rows from quarantined lines, and count both per file."""
     errors = parsed.column("error")
     if errors.null_count == len(errors):
         # The common case, a clean batch: no copy.
@@ -244,15 +595,33 @@ def _split(parsed: pa.Table, file_kind: str, tally: FileTally) -> ParsedChunk:
         rows = parsed.filter(ok).drop_columns(["error", "raw_text"])
         quarantine = parsed.filter(pc.invert(ok))
     if "file_kind" not in quarantine.column_names:
-        kinds = pa.array([file_kind] * quarantine.num_rows, pa.string())
+        # Input rows have no file_kind column; their quarantine rows do.
+        kinds = pa.array(["input"] * quarantine.num_rows, pa.string())
         quarantine = quarantine.append_column("file_kind", kinds)
     quarantine = quarantine.select(_QUARANTINE_COLUMNS)
-    tally.lines_total += parsed.num_rows
-    tally.lines_loaded += rows.num_rows
-    tally.lines_quarantined += quarantine.num_rows
-    for reason in quarantine.column("error").to_pylist():
-        tally.quarantine_errors[reason] = tally.quarantine_errors.get(reason, 0) + 1
+    for file_id, count in _per_file(parsed).items():
+        tallies[file_id].lines_total += count
+    for file_id, count in _per_file(rows).items():
+        tallies[file_id].lines_loaded += count
+    for file_id, count in _per_file(quarantine).items():
+        tallies[file_id].lines_quarantined += count
+    for file_id, reason in zip(
+        quarantine.column("file_id").to_pylist(),
+        quarantine.column("error").to_pylist(),
+        strict=True,
+    ):
+        errors_seen = tallies[file_id].quarantine_errors
+        errors_seen[reason] = errors_seen.get(reason, 0) + 1
     return ParsedChunk(rows=_keys_required(rows), quarantine=_keys_required(quarantine))
+
+
+def _per_file(table: pa.Table) -> dict[str, int]:
+    if table.num_rows == 0:
+        return {}
+    counts = pc.value_counts(table.column("file_id"))
+    return dict(
+        zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    )
 
 
 def _keys_required(table: pa.Table) -> pa.Table:

@@ -1,5 +1,7 @@
 """Constants of the together_batches source."""
 
+import os
+
 DATASET_NAME = "raw_together"
 PIPELINE_NAME = "together_batches"
 
@@ -14,3 +16,11 @@ RESULT_BATCH_ROWS = 20_000
 QUARANTINE_TEXT_CHARS = 1_000
 
 LINE_KEY = ("file_id", "line_number")
+
+# The parse connection's limits: DuckDB spills to disk past the memory limit instead of growing.
+PARSE_MEMORY_LIMIT = "512MB"
+PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
+# Landed files parsed by one query: small files share a query's fixed cost (tens of ms), while the
+# bytes cap bounds what a group holds and redoes if one of its files needs the careful parse.
+GROUP_MAX_BYTES = 64 << 20
+GROUP_MAX_FILES = 400
