@@ -24,12 +24,18 @@ from batchledger.sources.together_batches.helpers import (
     FileTally,
     IngestPlan,
     KnownState,
+    LandedFile,
     PendingFile,
-    parse_file,
+    group_files,
+    parse_files,
     plan_ingest,
     record_hash,
 )
-from batchledger.sources.together_batches.settings import LINE_KEY
+from batchledger.sources.together_batches.settings import (
+    GROUP_MAX_BYTES,
+    GROUP_MAX_FILES,
+    LINE_KEY,
+)
 from batchledger.together import Download, TogetherClient, TogetherNotFoundError
 from batchledger.together.client import sha256_file
 
@@ -211,41 +217,63 @@ def together_batches(
     def batch_file_lines() -> Iterator[Any]:
         """Every line of every pending file: batch_requests (input lines), batch_results (output
         and error lines) and quarantine (lines that cannot be read), plus one file_loads row per
-        file, written in the same load so a crash never records a file whose lines are missing."""
+        file, written in the same load so a crash never records a file whose lines are missing.
+
+        Downloads are parsed a window at a time, many small files per query, so an account of
+        thousands of small jobs does not pay a query and a load item per file."""
         pending = plan.pending
         if options.on_files_planned:
             options.on_files_planned(len(pending))
+        window: list[tuple[PendingFile, Download]] = []
+        window_bytes = 0
         for item, download in _download_all(client, pending, plan.file_metadata, options, report):
-            table = LINE_TABLES[item.file_kind]
-            store_text = (
-                options.store_prompts if item.file_kind == "input" else options.store_completions
-            )
-            tally = FileTally()
-            for chunk in parse_file(
-                download.path,
-                batch_id=item.batch_id,
-                file_id=item.file_id,
-                file_kind=item.file_kind,
-                store_text=store_text,
-                tally=tally,
+            window.append((item, download))
+            window_bytes += download.bytes
+            if len(window) >= GROUP_MAX_FILES or window_bytes >= GROUP_MAX_BYTES:
+                yield from _load_window(window)
+                window, window_bytes = [], 0
+        yield from _load_window(window)
+
+    def _load_window(window: list[tuple[PendingFile, Download]]) -> Iterator[Any]:
+        downloads = {item.file_id: (item, download) for item, download in window}
+        landed = [
+            LandedFile(download.path, item.batch_id, item.file_id, item.file_kind)
+            for item, download in window
+        ]
+        for group in group_files(landed):
+            is_input = group[0].file_kind == "input"
+            tallies: dict[str, FileTally] = {}
+            for chunk in parse_files(
+                group,
+                store_text=options.store_prompts if is_input else options.store_completions,
+                tallies=tallies,
+                temp_dir=options.scratch_dir,
             ):
                 if chunk.rows.num_rows:
+                    table = LINE_TABLES["input" if is_input else "output"]
                     yield dlt.mark.with_table_name(chunk.rows, table)
                 if chunk.quarantine.num_rows:
                     yield dlt.mark.with_table_name(chunk.quarantine, "quarantine")
+            loads = []
+            for one in group:
+                item, download = downloads[one.file_id]
+                tally = tallies[one.file_id]
+                loads.append(
+                    {
+                        "file_id": item.file_id,
+                        "batch_id": item.batch_id,
+                        "file_kind": item.file_kind,
+                        "is_final": item.is_final,
+                        "lines_total": tally.lines_total,
+                        "lines_loaded": tally.lines_loaded,
+                        "lines_quarantined": tally.lines_quarantined,
+                        "content_bytes": download.bytes,
+                        "sha256": download.sha256,
+                        "loaded_at": observed_at,
+                    }
+                )
             yield dlt.mark.with_hints(
-                {
-                    "file_id": item.file_id,
-                    "batch_id": item.batch_id,
-                    "file_kind": item.file_kind,
-                    "is_final": item.is_final,
-                    "lines_total": tally.lines_total,
-                    "lines_loaded": tally.lines_loaded,
-                    "lines_quarantined": tally.lines_quarantined,
-                    "content_bytes": download.bytes,
-                    "sha256": download.sha256,
-                    "loaded_at": observed_at,
-                },
+                loads,
                 dlt.mark.make_hints(
                     table_name="file_loads",
                     write_disposition="merge",
@@ -254,11 +282,13 @@ def together_batches(
                 ),
                 create_table_variant=True,
             )
-            report.add_tally(table, item, tally)
-            if options.on_file_loaded:
-                options.on_file_loaded(item, download.bytes)
-            if options.landing_dir is None:
-                download.path.unlink(missing_ok=True)
+            for one in group:
+                item, download = downloads[one.file_id]
+                report.add_tally(LINE_TABLES[item.file_kind], item, tallies[one.file_id])
+                if options.on_file_loaded:
+                    options.on_file_loaded(item, download.bytes)
+                if options.landing_dir is None:
+                    download.path.unlink(missing_ok=True)
 
     return batches, batch_status_history, files, batch_file_lines
 
