@@ -25,7 +25,7 @@ VICTIM_TEXT = b'{"custom_id": "victim-1", "body": {"model": "victim-model"}}\n'
 def short_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Seconds, not the production half hours; retries without real waiting."""
     monkeypatch.setattr(
-        limits_module, "DEFAULT_LIMITS", ClientLimits(request_seconds=4.0, transfer_seconds=3.0)
+        limits_module, "DEFAULT_LIMITS", ClientLimits(request_seconds=2.0, transfer_seconds=1.5)
     )
     monkeypatch.setattr(
         "batchledger.together.client.RetryPolicy",

@@ -52,7 +52,9 @@ def test_path_ids_load_under_safe_names_and_touch_nothing_outside(
     victims = con.execute(
         "select count(*) from raw_together.batch_requests where custom_id like 'victim%'"
     ).fetchone()
-    loaded_ids = {r[0] for r in con.execute("select file_id from raw_together.file_loads").fetchall()}
+    loaded_ids = {
+        r[0] for r in con.execute("select file_id from raw_together.file_loads").fetchall()
+    }
     con.close()
     assert victims == (0,)
     assert {"../../../outside/victim", "..", str(outside / "other")} <= loaded_ids

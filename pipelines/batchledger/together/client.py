@@ -32,6 +32,7 @@ from batchledger.together.errors import (
     TogetherError,
     TogetherFileUnavailableError,
     TogetherNotFoundError,
+    TogetherTimeoutError,
     TogetherUnreachableError,
 )
 from batchledger.together.limits import (
@@ -246,6 +247,7 @@ class TogetherClient:
         attempts = _Attempts(self, deadline, f"download of {what}")
         got = _Received(self._redactor)
         path = f"/v1/files/{segment(file_id)}/content"
+        first_reason = ""  # the first failure says most; later ones follow from it
         try:
             with part.open("wb") as out, active(deadline):
                 while True:
@@ -261,22 +263,30 @@ class TogetherClient:
                                 break
                             if response.status_code == 416 and got.bytes:
                                 # Nothing past what we have: the file is shorter than promised.
+                                served = got.bytes
                                 _restart(out, got)
-                                raise _ShortContent(f"nothing served past byte {got.bytes}")
+                                raise _ShortContent(f"nothing served past byte {served}")
                             error = _detached(response, self._read_error_body(response))
                             if not attempts.again(error):
                                 self._raise_for(error, what)
                     except (httpx.TransportError, _ShortContent) as exc:
                         deadline.check(f"Download of {what}")
                         reason = str(exc) if isinstance(exc, _ShortContent) else type(exc).__name__
+                        first_reason = first_reason or reason
                         if not attempts.again(None):
                             raise TogetherFileUnavailableError(
-                                f"Download of {what} failed on every attempt ({reason}); "
+                                f"Download of {what} failed on every attempt ({first_reason}); "
                                 "nothing of it was loaded"
                             ) from None
                         log.warning("download of %s: %s; retrying", what, reason)
                 out.flush()
                 os.fsync(out.fileno())
+        except TogetherTimeoutError as exc:
+            part.unlink(missing_ok=True)
+            if deadline is self.deadline:
+                raise  # the whole run is out of time: stop it
+            # Only this file is too slow: skip it, load the rest, try it again next run.
+            raise TogetherFileUnavailableError(f"{exc}; nothing of it was loaded") from None
         except BaseException:
             # Never leave a partial file behind, whatever stopped the download.
             part.unlink(missing_ok=True)
