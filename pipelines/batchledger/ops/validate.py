@@ -55,26 +55,41 @@ def check_file(path: Path, *, model: str | None = None, max_tokens: int | None =
     """
     checked = Checked()
     size = path.stat().st_size
-    too_big = size > MAX_BYTES
-    if too_big:
+    if size > MAX_BYTES:
+        # It cannot be sent anyway: count its lines for the report, keep none of them.
         checked.problems.append(Problem(None, f"file is {size} bytes; the limit is {MAX_BYTES}"))
+        count = _count_lines(path)
+    else:
+        count = _check_lines(path, checked, model, max_tokens)
+    if count > MAX_LINES:
+        checked.problems.append(Problem(None, f"file has {count} lines; the limit is {MAX_LINES}"))
+    if count == 0:
+        checked.problems.append(Problem(None, "file is empty"))
+    return checked
+
+
+def _check_lines(path: Path, checked: Checked, model: str | None, max_tokens: int | None) -> int:
     seen: dict[str, int] = {}
     count = 0
     for number, raw in enumerate(_lines(path), start=1):
         count = number
-        if too_big:
-            continue  # it cannot be sent anyway: count its lines, keep none of them
         if raw is None:
             problem: str | None = f"line is longer than {MAX_LINE_BYTES} bytes"
         else:
             problem = _check_line(number, raw, seen, checked, model, max_tokens)
         if problem:
             checked.problems.append(Problem(number, problem))
-    if count > MAX_LINES:
-        checked.problems.append(Problem(None, f"file has {count} lines; the limit is {MAX_LINES}"))
-    if count == 0:
-        checked.problems.append(Problem(None, "file is empty"))
-    return checked
+    return count
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    last = b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
 
 
 def _lines(path: Path) -> Iterator[str | None]:
