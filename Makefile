@@ -15,7 +15,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) sync --frozen --quiet
 	@touch $@
 
-.PHONY: help setup ingest transform test lint format bench prices docs emulator clean
+.PHONY: help setup ingest transform test lint format bench prices docs emulator clean crashtest
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: $(VENV)/.synced ## Lint Python (ruff, mypy --strict) and SQL (sqlfluff, db
 format: $(VENV)/.synced ## Format the code
 	@$(VENV)/bin/ruff check --fix pipelines tests
 	@$(VENV)/bin/ruff format pipelines tests
+
+crashtest: $(VENV)/.synced ## SIGKILL `batchledger ingest` 20+ times at random points; rerun; compare with a clean run
+	@CRASHTEST_KILLS=$${CRASHTEST_KILLS:-20} $(VENV)/bin/pytest -q -p no:cacheprovider tests/hostile/test_crash.py
 
 bench: $(VENV)/.synced ## Print speed and memory figures for parsing large result files
 	@$(VENV)/bin/python -m batchledger.bench

@@ -9,6 +9,8 @@ from pathlib import Path
 import dlt
 
 from batchledger.together import DEFAULT_BASE_URL
+from batchledger.together.deadline import Deadline
+from batchledger.together.limits import RUN_LIMIT_LABEL, ClientLimits
 
 # dlt's config section for everything batchledger reads from .dlt/*.toml.
 DLT_SECTION = "sources.together_batches"
@@ -27,6 +29,26 @@ class Settings:
     download_concurrency: int
     # True once the run has been pointed at the bundled emulator.
     demo: bool = False
+    # Time limits, in seconds: a whole ingest, one API call, one file download or upload, one
+    # webhook post (retries included in each). A hostile or stuck server cannot hold a cron
+    # job, or the ingest lock, longer than these.
+    run_timeout_seconds: float = 4 * 3600.0
+    request_timeout_seconds: float = 300.0
+    transfer_timeout_seconds: float = 1800.0
+    webhook_timeout_seconds: float = 60.0
+    # The largest JSON answer read from the API.
+    max_response_mb: int = 64
+
+    def client_limits(self) -> ClientLimits:
+        return ClientLimits(
+            request_seconds=self.request_timeout_seconds,
+            transfer_seconds=self.transfer_timeout_seconds,
+            max_json_bytes=self.max_response_mb << 20,
+        )
+
+    def run_deadline(self) -> Deadline:
+        """Start the clock of one run; give it to the TogetherClient the run uses."""
+        return Deadline.after(self.run_timeout_seconds, RUN_LIMIT_LABEL)
 
     @property
     def work_dir(self) -> Path:
@@ -61,6 +83,19 @@ def _flag(env: str, key: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _positive(env: str, key: str, default: float) -> float:
+    value = _lookup(env, key)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0:
+        raise ValueError(f"{env} must be a positive number, got {value!r}")
+    return number
+
+
 def load_settings() -> Settings:
     landing = _lookup("BATCHLEDGER_LANDING_DIR", "landing_dir") or "data/landing"
     keep_landing = _flag("BATCHLEDGER_KEEP_LANDING", "keep_landing", True)
@@ -74,6 +109,19 @@ def load_settings() -> Settings:
         download_concurrency=int(
             _lookup("BATCHLEDGER_DOWNLOAD_CONCURRENCY", "download_concurrency") or 4
         ),
+        run_timeout_seconds=_positive(
+            "BATCHLEDGER_RUN_TIMEOUT_SECONDS", "run_timeout_seconds", 4 * 3600.0
+        ),
+        request_timeout_seconds=_positive(
+            "BATCHLEDGER_REQUEST_TIMEOUT_SECONDS", "request_timeout_seconds", 300.0
+        ),
+        transfer_timeout_seconds=_positive(
+            "BATCHLEDGER_TRANSFER_TIMEOUT_SECONDS", "transfer_timeout_seconds", 1800.0
+        ),
+        webhook_timeout_seconds=_positive(
+            "BATCHLEDGER_WEBHOOK_TIMEOUT_SECONDS", "webhook_timeout_seconds", 60.0
+        ),
+        max_response_mb=int(_positive("BATCHLEDGER_MAX_RESPONSE_MB", "max_response_mb", 64)),
     )
 
 

@@ -74,7 +74,9 @@ def test_undelivered_alerts_are_retried_next_pass(
 ) -> None:
     dead = "http://127.0.0.1:9/hook"
     first = cli("watch", "--once", "--no-ingest", "--notify", dead)
-    assert first.exit_code == 0 and "webhook delivery failed" in first.stdout
+    # A cron job must notice: undelivered alerts are a failed pass (and are sent next pass).
+    assert first.exit_code == 1 and "webhook delivery failed" in first.stdout
+    assert "could not be delivered to the webhook" in first.stderr
     state = json.loads((ops_dir(ops_settings) / "alerts.json").read_text())
     assert not [k for k in state["sent"] if not k.endswith(":checked")]
 

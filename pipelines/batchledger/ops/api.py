@@ -22,7 +22,13 @@ def open_client(settings: Settings) -> TogetherClient:
     """A client for the real API: ops commands never fall back to the demo emulator."""
     if not settings.api_key:
         raise TogetherAuthError("No API key: set TOGETHER_API_KEY (ops commands need the real API)")
-    return TogetherClient(settings.api_key, settings.base_url, retry=RETRY_POLICY)
+    return TogetherClient(
+        settings.api_key,
+        settings.base_url,
+        retry=RETRY_POLICY,
+        limits=settings.client_limits(),
+        deadline=settings.run_deadline(),
+    )
 
 
 def short_id(batch_id: str) -> str:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from batchledger.landing import local_name
 from batchledger.ops.api import (
     format_age,
     format_usd,
@@ -22,6 +23,7 @@ from batchledger.ops.api import (
     progress_of,
     short_id,
 )
+from batchledger.ops.errors import OpsError
 from batchledger.ops.estimate import estimate
 from batchledger.ops.followup import FileSource, item_outcomes, select_retry, write_followup
 from batchledger.ops.marts import JobFigures, job_figures
@@ -360,7 +362,8 @@ def retry(
           --truncate-chars 8000 --submit --yes
     """
     settings = load_settings()
-    dest = output or Path(f"retry-{short_id(batch_id)}.jsonl")
+    # The id is typed by the user but may be anything: it names a file only through local_name.
+    dest = output or Path(f"retry-{local_name(short_id(batch_id), suffix='.jsonl')}")
     with open_client(settings) as client:
         job = client.get_batch(batch_id)
         files = FileSource(settings, client)
@@ -449,8 +452,14 @@ def watch(
     settings = load_settings()
     try:
         while True:
-            run_pass(settings, console, notify=notify, ingest=not no_ingest)
+            result = run_pass(settings, console, notify=notify, ingest=not no_ingest)
             if once:
+                if result.undelivered:
+                    # A cron job must see that alerts did not go out (they are sent next pass).
+                    raise OpsError(
+                        f"{len(result.undelivered)} alert(s) could not be delivered to the "
+                        "webhook; they will be sent again on the next pass"
+                    )
                 return
             time.sleep(interval)
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchledger.landing import file_path, landing_path
 from batchledger.ops.errors import OpsUsageError
 from batchledger.settings import Settings
 from batchledger.sources.together_batches.helpers import is_terminal
@@ -43,12 +44,12 @@ class FileSource:
 
     def path(self, file_id: str, batch_id: str) -> Path:
         if self.settings.landing_dir is not None:
-            landed = self.settings.landing_dir / "together" / f"{file_id}.jsonl"
+            landed = landing_path(self.settings.landing_dir, file_id)
             if landed.exists():
                 return landed
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="batchledger-ops-")
-        dest = Path(self._tmp.name) / f"{file_id}.jsonl"
+        dest = file_path(Path(self._tmp.name), file_id)
         if not dest.exists():
             self.client.download_file(file_id, dest, batch_id=batch_id)
         return dest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 MAX_LINES = 50_000
 MAX_BYTES = 100 * 1024 * 1024
 MAX_CUSTOM_ID_CHARS = 64
+# No request line is anywhere near this; a longer one is reported, never held in memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -44,24 +48,60 @@ class Checked:
 
 
 def check_file(path: Path, *, model: str | None = None, max_tokens: int | None = None) -> Checked:
-    """Parse and validate; `model` and `max_tokens` fill bodies that lack them."""
+    """Parse and validate; `model` and `max_tokens` fill bodies that lack them.
+
+    The file is streamed: one line at a time, each at most MAX_LINE_BYTES, so a huge file or a
+    huge line never sits whole in memory (a file over the size limit is only counted).
+    """
     checked = Checked()
     size = path.stat().st_size
     if size > MAX_BYTES:
+        # It cannot be sent anyway: count its lines for the report, keep none of them.
         checked.problems.append(Problem(None, f"file is {size} bytes; the limit is {MAX_BYTES}"))
-    seen: dict[str, int] = {}
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        count = 0
-        for number, raw in enumerate(lines, start=1):
-            count = number
-            problem = _check_line(number, raw, seen, checked, model, max_tokens)
-            if problem:
-                checked.problems.append(Problem(number, problem))
+        count = _count_lines(path)
+    else:
+        count = _check_lines(path, checked, model, max_tokens)
     if count > MAX_LINES:
         checked.problems.append(Problem(None, f"file has {count} lines; the limit is {MAX_LINES}"))
     if count == 0:
         checked.problems.append(Problem(None, "file is empty"))
     return checked
+
+
+def _check_lines(path: Path, checked: Checked, model: str | None, max_tokens: int | None) -> int:
+    seen: dict[str, int] = {}
+    count = 0
+    for number, raw in enumerate(_lines(path), start=1):
+        count = number
+        if raw is None:
+            problem: str | None = f"line is longer than {MAX_LINE_BYTES} bytes"
+        else:
+            problem = _check_line(number, raw, seen, checked, model, max_tokens)
+        if problem:
+            checked.problems.append(Problem(number, problem))
+    return count
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    last = b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def _lines(path: Path) -> Iterator[str | None]:
+    """Each line as text, or None for a line too long to hold (skipped without keeping it)."""
+    with path.open("rb") as fh:
+        while line := fh.readline(MAX_LINE_BYTES + 1):
+            if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+                yield line.decode("utf-8", errors="replace")
+                continue
+            while (rest := fh.readline(CHUNK_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield None
 
 
 def _check_line(

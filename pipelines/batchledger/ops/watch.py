@@ -11,6 +11,7 @@ did not.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -25,31 +26,47 @@ from batchledger.ops.store import ops_dir, read_json_state, write_json_state
 from batchledger.settings import Settings
 from batchledger.sources.together_batches.helpers import is_terminal
 from batchledger.together import TogetherClient
+from batchledger.together.deadline import Deadline, active, http_client
 from batchledger.together.errors import TogetherError
 
 ALERTS_FILE = "alerts.json"
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_BACKOFF_SECONDS = 1.0  # doubled per attempt; tests set it to 0
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0)
+WEBHOOK_LIMIT_LABEL = "the webhook time limit (BATCHLEDGER_WEBHOOK_TIMEOUT_SECONDS)"
 # Percent of a month's budget at which an alert goes out, once per month, scope and threshold.
 BUDGET_THRESHOLDS = (80, 95, 100)
 
 Alert = tuple[str, str]  # (key that makes it unique, text)
 
 
-def post_webhook(url: str, text: str) -> bool:
-    """Slack-compatible POST {"text": ...}; retries transport errors, 429 and 5xx."""
-    for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
-        try:
-            response = httpx.post(url, json={"text": text}, timeout=WEBHOOK_TIMEOUT)
-        except httpx.HTTPError:
-            response = None
-        if response is not None and response.is_success:
-            return True
-        if response is not None and response.status_code < 500 and response.status_code != 429:
-            return False  # the receiver refused it; asking again will not help
-        if attempt < WEBHOOK_ATTEMPTS:
-            time.sleep(WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1))
+@dataclass
+class PassResult:
+    delivered: list[str] = field(default_factory=list)
+    # Alerts the webhook did not take; they stay unsent and go out again next pass.
+    undelivered: list[str] = field(default_factory=list)
+
+
+def post_webhook(url: str, text: str, *, timeout_seconds: float = 60.0) -> bool:
+    """Slack-compatible POST {"text": ...}; retries transport errors, 429 and 5xx, all within
+    `timeout_seconds`, however slowly the receiver answers. The answer's body is never read."""
+    deadline = Deadline.after(timeout_seconds, WEBHOOK_LIMIT_LABEL)
+    with http_client(timeout=WEBHOOK_TIMEOUT) as client, active(deadline):
+        for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+            status: int | None = None
+            try:
+                with client.stream("POST", url, json={"text": text}) as response:
+                    status = response.status_code
+            except httpx.HTTPError:
+                pass
+            if status is not None and 200 <= status < 300:
+                return True
+            if status is not None and status < 500 and status != 429:
+                return False  # the receiver refused it; asking again will not help
+            pause = WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1)
+            if attempt == WEBHOOK_ATTEMPTS or pause >= deadline.remaining():
+                return False
+            time.sleep(pause)
     return False
 
 
@@ -131,8 +148,8 @@ def budget_alerts(budgets: list[BudgetFigures], done: set[str]) -> list[Alert]:
 
 def run_pass(
     settings: Settings, console: Console, *, notify: str | None, ingest: bool = True
-) -> list[str]:
-    """One poll; returns the texts of the alerts delivered in this pass."""
+) -> PassResult:
+    """One poll; returns the texts of the alerts delivered, and of those the webhook refused."""
     path = ops_dir(settings) / ALERTS_FILE
     state = read_json_state(path)
     sent: dict[str, str] = dict(state.get("sent") or {})
@@ -148,19 +165,21 @@ def run_pass(
     # After the ingest, so the budgets include what just ended; read every pass, so a
     # `--no-ingest` watch still alerts on what a separate ingest published.
     alerts += budget_alerts(budget_figures(settings.db_path), set(sent))
-    delivered: list[str] = []
+    result = PassResult()
     for key, text in alerts:
         if text:
             console.print(f"[bold red]ALERT[/] {text}", highlight=False, soft_wrap=True)
-            if notify and not post_webhook(notify, text):
+            timeout = settings.webhook_timeout_seconds
+            if notify and not post_webhook(notify, text, timeout_seconds=timeout):
                 console.print(f"[yellow]warning:[/] webhook delivery failed; will retry: {key}")
+                result.undelivered.append(text)
                 continue
-            delivered.append(text)
+            result.delivered.append(text)
         sent[key] = datetime.now(UTC).isoformat(timespec="seconds")
         write_json_state(path, {"sent": sent, "statuses": seen})
     seen.update({str(j["id"]): str(j.get("status")) for j in jobs})
     write_json_state(path, {"sent": sent, "statuses": seen})
-    return delivered
+    return result
 
 
 def _ingest(settings: Settings, console: Console, ended: int) -> None:

@@ -2,7 +2,8 @@
 
 The wire contract is shared/reference/together-api.md.
 
-It retries what is transient, streams file content to disk and turns every failure into a
+It retries what is transient, streams file content to disk, bounds the time and size of
+everything a server sends, checks listed objects (records.py) and turns every failure into a
 `TogetherError` whose message is fit for a user and never contains the API key.
 """
 
@@ -17,26 +18,47 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import quote
 
 import httpx
 
 from batchledger import __version__
+from batchledger.together import limits as limits_module
+from batchledger.together.deadline import Deadline, active, http_client
 from batchledger.together.errors import (
     TogetherAPIError,
     TogetherAuthError,
     TogetherError,
+    TogetherFileUnavailableError,
     TogetherNotFoundError,
+    TogetherTimeoutError,
     TogetherUnreachableError,
 )
+from batchledger.together.limits import (
+    REQUEST_LIMIT_LABEL,
+    SIZE_LIMIT_SETTING,
+    TRANSFER_LIMIT_LABEL,
+    ClientLimits,
+)
+from batchledger.together.records import (
+    BATCH_FIELDS,
+    FILE_FIELDS,
+    clean_batches,
+    clean_files,
+    clean_record,
+)
+from batchledger.together.redact import Redactor
 from batchledger.together.retry import RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.together.ai"
 USER_AGENT = f"batchledger/{__version__} httpx/{httpx.__version__}"
-# Connect fast, but give a slow server time to stream a large result file.
+# Per socket operation; whole operations are bounded by `ClientLimits` and deadlines.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=120.0, pool=30.0)
 CHUNK_BYTES = 1 << 20
 MAX_UPLOAD_REDIRECTS = 20
+# An error body is read this far for its message, never further.
+ERROR_BODY_BYTES = 64 << 10
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +66,10 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     httpx.TransportError,  # connect/read/write errors, timeouts, protocol errors
 )
+
+
+class _ShortContent(Exception):
+    """A download ended before the content the server or the metadata promised."""
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -56,6 +82,13 @@ def normalize_base_url(base_url: str) -> str:
     return url
 
 
+def segment(entity_id: str) -> str:
+    """An id as one URL path segment: quoted, so `../x` or `a/b` can never become another path
+    through URL normalisation. Plain ids (every real Together id) are unchanged."""
+    quoted = quote(entity_id, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
+
 @dataclass(frozen=True)
 class Download:
     path: Path
@@ -64,7 +97,11 @@ class Download:
 
 
 class TogetherClient:
-    """Synchronous client; thread-safe for concurrent downloads (httpx.Client is)."""
+    """Synchronous client; thread-safe for concurrent downloads (httpx.Client is).
+
+    `deadline` bounds everything this client does (use one per run); `limits` bounds each call
+    and each transfer within it.
+    """
 
     def __init__(
         self,
@@ -74,20 +111,27 @@ class TogetherClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        limits: ClientLimits | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         if not api_key:
             raise TogetherAuthError("No API key: set TOGETHER_API_KEY")
         self.base_url = normalize_base_url(base_url)
         self.retry = retry or RetryPolicy()
+        self.limits = limits or limits_module.DEFAULT_LIMITS
+        self.deadline = deadline
+        # One line per batch or file object skipped or repaired, for the run's summary.
+        self.warnings: list[str] = []
+        self._redactor = Redactor(api_key)
         self._sleep = sleep
-        self._http = httpx.Client(
+        self._http = http_client(
             base_url=self.base_url,
             timeout=timeout,
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
             follow_redirects=False,
         )
         # Presigned upload URLs point at object storage: never send them our bearer token.
-        self._bare = httpx.Client(
+        self._bare = http_client(
             timeout=timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=False
         )
 
@@ -104,17 +148,22 @@ class TogetherClient:
     # -- batches -----------------------------------------------------------------------------
 
     def list_batches(self) -> list[dict[str, Any]]:
-        """Every batch job. The server has no pagination and may answer a literal `null`."""
+        """Every usable batch job. The server has no pagination and may answer a literal `null`;
+        entries that are not usable batch objects are skipped with a warning (`self.warnings`)."""
         body = self._json("GET", "/v1/batches", what="the batch list")
         if body is None:
             return []
         if not isinstance(body, list):
             kind = type(body).__name__
             raise TogetherAPIError(f"GET /v1/batches: expected a JSON array, got {kind}")
-        return body
+        cleaned = clean_batches(body)
+        self._warn(cleaned.warnings)
+        return cleaned.records
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:
-        return self._object("GET", f"/v1/batches/{batch_id}", what=f"batch {batch_id}")
+        what = f"batch {batch_id}"
+        body = self._json("GET", f"/v1/batches/{segment(batch_id)}", what=what)
+        return self._batch_object(body, what)
 
     def create_batch(
         self,
@@ -141,85 +190,114 @@ class TogetherClient:
             job, warning = body.get("job"), body.get("warning")
         else:
             job, warning = body, None
+        warning = str(warning)[:500] if warning is not None else None
         if not job:
             reason = warning or "no reason given"
             raise TogetherAPIError(f"Together did not create the batch: {reason}")
-        return job, warning
+        return self._batch_object(job, "the new batch"), warning
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
-        return self._object("POST", f"/v1/batches/{batch_id}/cancel", what=f"batch {batch_id}")
+        what = f"batch {batch_id}"
+        body = self._json("POST", f"/v1/batches/{segment(batch_id)}/cancel", what=what)
+        return self._batch_object(body, what)
 
     # -- files -------------------------------------------------------------------------------
 
     def list_files(self) -> list[dict[str, Any]]:
         body = self._json("GET", "/v1/files", what="the file list")
-        if isinstance(body, dict):
-            return list(body.get("data") or [])
-        return list(body or [])
+        entries = body.get("data") if isinstance(body, dict) else body
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            kind = type(entries).__name__
+            raise TogetherAPIError(f"GET /v1/files: expected a list of files, got {kind}")
+        cleaned = clean_files(entries)
+        self._warn(cleaned.warnings)
+        return cleaned.records
 
     def get_file(self, file_id: str, *, batch_id: str | None = None) -> dict[str, Any]:
-        return self._object("GET", f"/v1/files/{file_id}", what=_file_label(file_id, batch_id))
+        what = _file_label(file_id, batch_id)
+        body = self._json("GET", f"/v1/files/{segment(file_id)}", what=what)
+        record, warnings = clean_record(body, FILE_FIELDS, "file", safe_id=False)
+        self._warn(warnings)
+        if record is None:
+            raise TogetherAPIError(f"GET {what}: {'; '.join(warnings)}")
+        return record
 
-    def download_file(self, file_id: str, dest: Path, *, batch_id: str | None = None) -> Download:
+    def download_file(
+        self,
+        file_id: str,
+        dest: Path,
+        *,
+        batch_id: str | None = None,
+        expected_bytes: int | None = None,
+        expected_lines: int | None = None,
+    ) -> Download:
         """Stream a file's content to `dest`, resuming or restarting after a broken read.
 
-        Bytes go to `dest.part` first and are renamed into place only once the byte count matches
-        Content-Length, so a partial file never looks complete.
+        Bytes go to `dest.part` first and are renamed into place only once the download is
+        complete: as long as Content-Length or Content-Range say, and at least as long as the
+        file's metadata (`expected_bytes`, `expected_lines`) say. A file that stays short, or
+        breaks, on every attempt raises `TogetherFileUnavailableError`: never a partial file.
         """
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
         what = _file_label(file_id, batch_id)
-        hasher = hashlib.sha256()
-        received = 0
-        total: int | None = None
+        deadline = self._deadline(self.limits.transfer_seconds, TRANSFER_LIMIT_LABEL)
+        attempts = _Attempts(self, deadline, f"download of {what}")
+        got = _Received(self._redactor)
+        path = f"/v1/files/{segment(file_id)}/content"
+        first_reason = ""  # the first failure says most; later ones follow from it
         try:
-            with part.open("wb") as out:
-                for attempt in range(1, self.retry.max_attempts + 1):
-                    headers = {"Accept": "application/binary"}
-                    if received:
-                        headers["Range"] = f"bytes={received}-"
+            with part.open("wb") as out, active(deadline):
+                while True:
+                    # identity: byte offsets for Range resumes are offsets of the content itself.
+                    headers = {"Accept": "application/binary", "Accept-Encoding": "identity"}
+                    if got.bytes:
+                        headers["Range"] = f"bytes={got.bytes}-"
                     try:
-                        with self._http.stream(
-                            "GET", f"/v1/files/{file_id}/content", headers=headers
-                        ) as response:
+                        with self._http.stream("GET", path, headers=headers) as response:
                             if response.status_code in (200, 206):
-                                if response.status_code == 200 and received:
-                                    # The server ignored the Range: start over.
-                                    out.seek(0)
-                                    out.truncate()
-                                    hasher, received = hashlib.sha256(), 0
-                                total = _content_total(response, received)
-                                for chunk in response.iter_bytes(CHUNK_BYTES):
-                                    out.write(chunk)
-                                    hasher.update(chunk)
-                                    received += len(chunk)
-                                if total is not None and received != total:
-                                    raise httpx.RemoteProtocolError(
-                                        f"short read: {received} of {total} bytes"
-                                    )
+                                _receive(response, out, got)
+                                _check_complete(got, expected_bytes, expected_lines)
                                 break
-                            response.read()
-                            if not self._retryable(response, attempt):
-                                self._raise_for(response, what)
-                            self._wait(attempt, response, f"download of {what}")
-                    except TRANSIENT_ERRORS as exc:
-                        if attempt >= self.retry.max_attempts:
-                            raise TogetherUnreachableError(
-                                f"Download of {what} kept failing ({type(exc).__name__}); "
-                                f"gave up after {attempt} attempts"
+                            if response.status_code == 416 and got.bytes:
+                                # Nothing past what we have: the file is shorter than promised.
+                                served = got.bytes
+                                _restart(out, got)
+                                raise _ShortContent(f"nothing served past byte {served}")
+                            error = _detached(response, self._read_error_body(response))
+                            if not attempts.again(error):
+                                self._raise_for(error, what)
+                    except (httpx.TransportError, _ShortContent) as exc:
+                        deadline.check(f"Download of {what}")
+                        reason = str(exc) if isinstance(exc, _ShortContent) else type(exc).__name__
+                        first_reason = first_reason or reason
+                        if not attempts.again(None):
+                            raise TogetherFileUnavailableError(
+                                f"Download of {what} failed on every attempt ({first_reason}); "
+                                "nothing of it was loaded"
                             ) from None
-                        log.warning("download of %s broke after %d bytes; retrying", what, received)
-                        self._wait(attempt, None, f"download of {what}")
-                else:
-                    raise TogetherAPIError(f"Download of {what} failed after {attempt} attempts")
+                        log.warning("download of %s: %s; retrying", what, reason)
                 out.flush()
                 os.fsync(out.fileno())
+        except TogetherTimeoutError as exc:
+            part.unlink(missing_ok=True)
+            if deadline is self.deadline:
+                raise  # the whole run is out of time: stop it
+            # Only this file is too slow: skip it, load the rest, try it again next run.
+            raise TogetherFileUnavailableError(f"{exc}; nothing of it was loaded") from None
         except BaseException:
             # Never leave a partial file behind, whatever stopped the download.
             part.unlink(missing_ok=True)
             raise
+        if got.echoed_key:
+            part.unlink(missing_ok=True)
+            raise TogetherFileUnavailableError(
+                f"The content of {what} contains our API key; it was not stored"
+            )
         os.replace(part, dest)
-        return Download(path=dest, bytes=received, sha256=hasher.hexdigest())
+        return Download(path=dest, bytes=got.bytes, sha256=got.hasher.hexdigest())
 
     def upload_file(self, path: Path, *, purpose: str = "batch-api") -> dict[str, Any]:
         """Upload a JSONL with the SDK flow: announce (302 + presigned URL), PUT, preprocess."""
@@ -244,63 +322,85 @@ class TogetherClient:
         if response.status_code == 409:
             # Same bytes were uploaded before: the server names the existing file.
             existing = _json_of(response).get("file_id")
-            if not existing:
+            if not existing or not isinstance(existing, str):
                 raise TogetherAPIError("Upload refused as a duplicate without naming the file")
-            return self.get_file(existing)
+            return self.get_file(self._redactor.text(existing))
         location = response.headers.get("location")
         file_id = response.headers.get("x-together-file-id")
         if not location or not file_id:
             raise TogetherAPIError("Upload announcement lacked Location or X-Together-File-Id")
+        file_id = self._redactor.text(file_id)
         self._put_content(location, path, size)
-        return self._object("POST", f"/v1/files/{file_id}/preprocess", what=f"file {file_id}")
+        what = f"file {file_id}"
+        body = self._json("POST", f"/v1/files/{segment(file_id)}/preprocess", what=what)
+        record, warnings = clean_record(body, FILE_FIELDS, "file", safe_id=False)
+        if record is None:
+            raise TogetherAPIError(f"POST {what}: {'; '.join(warnings)}")
+        return record
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _put_content(self, url: str, path: Path, size: int) -> None:
-        for attempt in range(1, self.retry.max_attempts + 1):
-            target = url
-            try:
-                for _ in range(MAX_UPLOAD_REDIRECTS):
-                    with path.open("rb") as fh:
-                        response = self._bare.put(
-                            target,
-                            content=_iter_file(fh),
-                            headers={"Content-Length": str(size)},
-                        )
-                    if response.status_code in (301, 302, 303, 307, 308):
-                        target = response.headers["location"]
-                        continue
-                    break
-            except TRANSIENT_ERRORS as exc:
-                if attempt >= self.retry.max_attempts:
-                    raise TogetherUnreachableError(
-                        f"Upload of {path.name} kept failing ({type(exc).__name__})"
-                    ) from None
-                self._wait(attempt, None, f"upload of {path.name}")
-                continue
-            if response.status_code == 200:
-                return
-            if not self._retryable(response, attempt):
-                raise TogetherAPIError(
-                    f"Upload of {path.name} to storage failed with HTTP {response.status_code}",
-                    response.status_code,
-                )
-            self._wait(attempt, response, f"upload of {path.name}")
+    def _warn(self, warnings: list[str]) -> None:
+        for warning in warnings:
+            log.warning("%s", warning)
+        self.warnings.extend(warnings)
 
-    def _object(self, method: str, path: str, *, what: str) -> dict[str, Any]:
-        """A request whose answer must be one JSON object (a BatchJob or a FileResponse)."""
-        body = self._json(method, path, what=what)
-        if not isinstance(body, dict):
-            kind = type(body).__name__
-            raise TogetherAPIError(f"{method} {path}: expected a JSON object, got {kind}")
-        return body
+    def _batch_object(self, body: Any, what: str) -> dict[str, Any]:
+        record, warnings = clean_record(body, BATCH_FIELDS, "batch", safe_id=True)
+        self._warn(warnings)
+        if record is None:
+            raise TogetherAPIError(f"Together's answer for {what} is unusable: {warnings[0]}")
+        return record
+
+    def _deadline(self, seconds: float, label: str) -> Deadline:
+        return Deadline.earliest(self.deadline, Deadline.after(seconds, label))
+
+    def _put_content(self, url: str, path: Path, size: int) -> None:
+        what = f"upload of {path.name}"
+        deadline = self._deadline(self.limits.transfer_seconds, TRANSFER_LIMIT_LABEL)
+        attempts = _Attempts(self, deadline, what)
+        with active(deadline):
+            while True:
+                target = url
+                try:
+                    for _ in range(MAX_UPLOAD_REDIRECTS):
+                        with (
+                            path.open("rb") as fh,
+                            self._bare.stream(
+                                "PUT",
+                                target,
+                                content=_iter_file(fh),
+                                headers={"Content-Length": str(size)},
+                            ) as response,
+                        ):
+                            self._read_error_body(response)
+                        if response.status_code in (301, 302, 303, 307, 308):
+                            target = response.headers["location"]
+                            continue
+                        break
+                except TRANSIENT_ERRORS as exc:
+                    deadline.check(what.capitalize())
+                    if not attempts.again(None):
+                        raise TogetherUnreachableError(
+                            f"Upload of {path.name} kept failing ({type(exc).__name__})"
+                        ) from None
+                    continue
+                if response.status_code == 200:
+                    return
+                if not attempts.again(response):
+                    raise TogetherAPIError(
+                        f"Upload of {path.name} to storage failed with HTTP {response.status_code}",
+                        response.status_code,
+                    )
 
     def _json(self, method: str, path: str, *, what: str, json_body: Any = None) -> Any:
         response = self._request(method, path, what=what, json=json_body)
         try:
-            return response.json()
-        except json.JSONDecodeError:
+            body = json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise TogetherAPIError(f"{method} {path}: the answer was not JSON") from None
+        # Always walked: a key spelled with JSON \\u escapes is only visible once decoded.
+        return self._redactor.json(body)
 
     def _request(
         self,
@@ -311,37 +411,65 @@ class TogetherClient:
         ok: tuple[int, ...] = (200, 201),
         **kwargs: Any,
     ) -> httpx.Response:
-        for attempt in range(1, self.retry.max_attempts + 1):
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except TRANSIENT_ERRORS as exc:
-                if attempt >= self.retry.max_attempts:
-                    raise TogetherUnreachableError(
-                        f"Could not reach Together at {self.base_url} for {what} "
-                        f"({type(exc).__name__}); check TOGETHER_BASE_URL and the network"
-                    ) from None
-                self._wait(attempt, None, f"{method} {path}")
-                continue
-            log.debug("%s %s -> %s", method, path, response.status_code)
-            if response.status_code in ok:
-                return response
-            if not self._retryable(response, attempt):
-                self._raise_for(response, what)
-            self._wait(attempt, response, f"{method} {path}")
-        raise AssertionError("unreachable")  # the loop either returns or raises
+        """One API call: its body read whole (bounded), retried while transient and in time."""
+        deadline = self._deadline(self.limits.request_seconds, REQUEST_LIMIT_LABEL)
+        attempts = _Attempts(self, deadline, f"{method} {path}")
+        with active(deadline):
+            while True:
+                try:
+                    with self._http.stream(method, path, **kwargs) as streamed:
+                        if streamed.status_code in ok:
+                            body = self._read_capped(streamed, what)
+                        else:
+                            body = self._read_error_body(streamed)
+                        response = _detached(streamed, body)
+                except TRANSIENT_ERRORS as exc:
+                    deadline.check(f"The request for {what}")
+                    if not attempts.again(None):
+                        raise TogetherUnreachableError(
+                            f"Could not reach Together at {self.base_url} for {what} "
+                            f"({type(exc).__name__}); check TOGETHER_BASE_URL and the network"
+                        ) from None
+                    continue
+                log.debug("%s %s -> %s", method, path, response.status_code)
+                if response.status_code in ok:
+                    return response
+                if not attempts.again(response):
+                    self._raise_for(response, what)
 
-    def _retryable(self, response: httpx.Response, attempt: int) -> bool:
-        return attempt < self.retry.max_attempts and self.retry.should_retry(response)
+    def _read_capped(self, response: httpx.Response, what: str) -> bytes:
+        limit = self.limits.max_json_bytes
+        mb = f"{limit / (1 << 20):g} MB"
+        declared = response.headers.get("content-length", "")
+        too_big = TogetherAPIError(
+            f"Together's answer for {what} is larger than {mb}; refused "
+            f"(raise {SIZE_LIMIT_SETTING} if your account really is that large)"
+        )
+        if declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes(CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:  # counted after decoding, so a gzip bomb stops here too
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
 
-    def _wait(self, attempt: int, response: httpx.Response | None, what: str) -> None:
-        delay = self.retry.delay(attempt, response)
-        status = response.status_code if response is not None else "connection error"
-        log.info("%s: %s, retry %d in %.1fs", what, status, attempt, delay)
-        self._sleep(delay)
+    def _read_error_body(self, response: httpx.Response) -> bytes:
+        """The start of an error body, enough for its message; the rest is never read."""
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes(ERROR_BODY_BYTES):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= ERROR_BODY_BYTES:
+                break
+        return b"".join(chunks)[:ERROR_BODY_BYTES]
 
-    def _raise_for(self, response: httpx.Response, what: str) -> None:
+    def _raise_for(self, response: httpx.Response, what: str) -> NoReturn:
         status = response.status_code
-        detail = _error_detail(response)
+        detail = self._redactor.text(_error_detail(response))
         if status in (401, 403):
             raise TogetherAuthError(
                 f"Together refused the request for {what} (HTTP {status}): check TOGETHER_API_KEY"
@@ -354,8 +482,132 @@ class TogetherClient:
         )
 
 
+class _Attempts:
+    """The retry budget of one operation: attempts, total waiting, and its deadline."""
+
+    def __init__(self, client: TogetherClient, deadline: Deadline, what: str) -> None:
+        self.client = client
+        self.deadline = deadline
+        self.what = what
+        self.number = 1
+        self.waited = 0.0
+
+    def again(self, response: httpx.Response | None) -> bool:
+        """Wait and return True if another attempt is due; False when it is not worth one (the
+        answer is final, or attempts or waiting are spent). Raises if the deadline would pass."""
+        policy = self.client.retry
+        if response is not None and not policy.should_retry(response):
+            return False
+        if self.number >= policy.max_attempts:
+            return False
+        delay = policy.delay(self.number, response)
+        if self.waited + delay > policy.max_total_wait:
+            log.warning("%s: not retrying, it would wait %.0f s in all", self.what, delay)
+            return False
+        if delay >= self.deadline.remaining():
+            raise self.deadline.error(f"{self.what} (asked to wait {delay:.0f} s)")
+        status = response.status_code if response is not None else "connection error"
+        log.info("%s: %s, retry %d in %.1fs", self.what, status, self.number, delay)
+        self.client._sleep(delay)
+        self.waited += delay
+        self.number += 1
+        return True
+
+
+class _Received:
+    """What a download has written so far, and its checks."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.restart()
+        self.echoed_key = False
+
+    def restart(self) -> None:
+        self.bytes = 0
+        self.lines = 0
+        self.last = b""
+        self.hasher = hashlib.sha256()
+
+    def add(self, chunk: bytes) -> None:
+        # The tail of the previous chunk too, so a key split across two chunks is still seen.
+        window = self.last[-256:] + chunk
+        self.echoed_key = self.echoed_key or self.redactor.contains_secret(window)
+        self.bytes += len(chunk)
+        self.lines += chunk.count(b"\n")
+        self.last = window[-256:]
+        self.hasher.update(chunk)
+
+    @property
+    def line_count(self) -> int:
+        """Lines as `wc -l` would count them, plus an unterminated last line."""
+        return self.lines + (1 if self.last and not self.last.endswith(b"\n") else 0)
+
+
+def _receive(response: httpx.Response, out: Any, got: _Received) -> None:
+    """Append a 200/206 response to `out`, restarting when the server did not resume where we
+    asked; raise `_ShortContent` when the body ends before its headers said."""
+    encoded = response.headers.get("content-encoding", "identity").lower() not in ("", "identity")
+    if response.status_code == 200 and got.bytes:
+        _restart(out, got)  # the server ignored the Range: this is the whole file again
+    elif response.status_code == 206 and (_range_start(response) != got.bytes or encoded):
+        # Another range than the one asked for, or an encoded one: unusable; start over.
+        _restart(out, got)
+        raise _ShortContent("the server answered another range than the one asked for")
+    offset = got.bytes
+    for chunk in response.iter_bytes(CHUNK_BYTES):
+        out.write(chunk)
+        got.add(chunk)
+    total = _content_total(response, offset)
+    # Content-Length counts the bytes on the wire: compare it with those, not the decoded ones.
+    wire = response.num_bytes_downloaded if encoded else got.bytes - offset
+    if total is not None and offset + wire != total and not encoded:
+        raise _ShortContent(f"short read: {got.bytes} of {total} bytes")
+    length = response.headers.get("content-length", "")
+    if encoded and length.isdigit() and wire != int(length):
+        raise _ShortContent(f"short read: {wire} of {length} encoded bytes")
+
+
+def _restart(out: Any, got: _Received) -> None:
+    out.seek(0)
+    out.truncate()
+    got.restart()
+
+
+def _check_complete(got: _Received, expected_bytes: int | None, expected_lines: int | None) -> None:
+    """Never less than the metadata says; a file may have grown since it was listed."""
+    if expected_bytes is not None and got.bytes < expected_bytes:
+        raise _ShortContent(
+            f"got {got.bytes} of the {expected_bytes} bytes the file's metadata lists"
+        )
+    if expected_lines is not None and got.line_count < expected_lines:
+        raise _ShortContent(
+            f"got {got.line_count} of the {expected_lines} lines the file's metadata lists"
+        )
+
+
+def _detached(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A read, closed response as a plain one: the body already decoded, so no encoding header."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )
+
+
 def _file_label(file_id: str, batch_id: str | None) -> str:
     return f"file {file_id} of batch {batch_id}" if batch_id else f"file {file_id}"
+
+
+def _range_start(response: httpx.Response) -> int:
+    """Where a 206 body starts (Content-Range `bytes a-b/total`); 0 for a 200."""
+    if response.status_code != 206:
+        return 0
+    content_range = response.headers.get("content-range", "")
+    first = content_range.removeprefix("bytes ").split("-", 1)[0].strip()
+    return int(first) if first.isdigit() else -1
 
 
 def _content_total(response: httpx.Response, offset: int) -> int | None:
@@ -374,9 +626,9 @@ def _content_total(response: httpx.Response, offset: int) -> int | None:
 def _error_detail(response: httpx.Response) -> str:
     """The server's own message from either error envelope, kept short."""
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text[:200].strip()
+        body = json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return response.content[:200].decode("utf-8", "replace").strip()
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         error = error.get("message")
@@ -385,8 +637,8 @@ def _error_detail(response: httpx.Response) -> str:
 
 def _json_of(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
-    except json.JSONDecodeError:
+        body = json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

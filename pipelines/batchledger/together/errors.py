@@ -15,6 +15,12 @@ class TogetherNotFoundError(TogetherError):
     """404 on a batch or file."""
 
 
+class TogetherFileUnavailableError(TogetherNotFoundError):
+    """A file's complete content could not be had this run: every attempt was cut short, broke or
+    ran past the download time limit. Like a missing file, it is skipped (so everything else still
+    loads) and tried again on the next run; a subclass of the 404 error for exactly that reason."""
+
+
 class TogetherAPIError(TogetherError):
     """Any other non-success answer, after retries where they apply."""
 
@@ -25,3 +31,7 @@ class TogetherAPIError(TogetherError):
 
 class TogetherUnreachableError(TogetherError):
     """Connection errors or timeouts that outlasted every retry."""
+
+
+class TogetherTimeoutError(TogetherError):
+    """A time limit ran out: one API call, one download, or the whole run."""

@@ -19,7 +19,9 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     # Never wait longer than this for a Retry-After, so a hostile header cannot hang a cron job.
-    max_retry_after: float = 120.0
+    max_retry_after: float = 60.0
+    # Seconds of waiting between the attempts of one request, all told; then it gives up.
+    max_total_wait: float = 180.0
 
     def should_retry(self, response: httpx.Response) -> bool:
         hint = response.headers.get("x-should-retry")

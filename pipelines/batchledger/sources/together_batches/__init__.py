@@ -20,6 +20,7 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
+from batchledger.landing import landing_path as safe_landing_path
 from batchledger.sources.together_batches.helpers import (
     FileTally,
     IngestPlan,
@@ -294,7 +295,7 @@ def together_batches(
 
 
 def landing_path(landing_dir: Path, file_id: str) -> Path:
-    return landing_dir / "together" / f"{file_id}.jsonl"
+    return safe_landing_path(landing_dir, file_id)
 
 
 def _download_all(
@@ -316,11 +317,18 @@ def _download_all(
 
     def fetch(item: PendingFile) -> Download | None:
         dest = landing_path(target_dir, item.file_id)
-        expected = metadata.get(item.file_id, {}).get("bytes")
+        meta = metadata.get(item.file_id, {})
+        expected = meta.get("bytes")
         if item.is_final and dest.exists() and dest.stat().st_size == expected:
             return Download(path=dest, bytes=expected, sha256=sha256_file(dest))
         try:
-            download = client.download_file(item.file_id, dest, batch_id=item.batch_id)
+            download = client.download_file(
+                item.file_id,
+                dest,
+                batch_id=item.batch_id,
+                expected_bytes=expected,
+                expected_lines=meta.get("LineCount"),
+            )
         except TogetherNotFoundError as exc:
             log.warning("%s", exc)
             report.unavailable_files.append(str(exc))
