@@ -119,7 +119,12 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
         with ingest_lock(settings.work_dir):
             work_db = prepare_work_db(settings.work_dir, settings.db_path)
             report = IngestReport()
-            with TogetherClient(settings.api_key, settings.base_url) as client:
+            with TogetherClient(
+                settings.api_key,
+                settings.base_url,
+                limits=settings.client_limits(),
+                deadline=settings.run_deadline(),
+            ) as client:
                 mark = time.monotonic()
                 plan = list_account(client, read_known_state(work_db))
                 report.batches = plan.batches
@@ -128,6 +133,7 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
                     mark = time.monotonic()
                     load_raw(settings, work_db, client, plan, report, console)
                     stages["load"] = time.monotonic() - mark
+                report.api_warnings = list(client.warnings)
             ops_inputs = load_ops_store(settings, work_db)
             result = IngestResult(
                 settings=settings, report=report, build=None, seconds=0.0, stages=stages
@@ -297,6 +303,8 @@ def print_summary(result: IngestResult, console: Console) -> None:
     )
     for line in report.quarantine_examples[:10]:
         console.print(f"[yellow]quarantined:[/] {line} (see raw_together.quarantine)")
+    for line in report.api_warnings[:10]:
+        console.print(f"[yellow]skipped from the API's answer:[/] {line}")
     for line in report.unavailable_files:
         console.print(f"[yellow]not downloaded:[/] {line}; it will be tried again next run")
     if result.unpriced_models:

@@ -114,6 +114,9 @@ class IngestReport:
     quarantined: int = 0
     quarantine_examples: list[str] = field(default_factory=list)
     unavailable_files: list[str] = field(default_factory=list)
+    # One line per object the client skipped or repaired (no usable id, a field of the wrong
+    # type, a key that would overwrite a known column).
+    api_warnings: list[str] = field(default_factory=list)
 
     def add_tally(self, table: str, pending: PendingFile, tally: FileTally) -> None:
         self.files_loaded += 1
