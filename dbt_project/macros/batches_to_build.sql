@@ -57,7 +57,9 @@
 {#- A load or build id passed by batchledger as a dbt var (digits, maybe a fraction),
     checked before it reaches any SQL. -#}
 {% macro load_id_var(name) -%}
-    {%- set value = var(name, '') | string -%}
+    {#- An environment variable, not a dbt var: a changed var makes dbt re-parse the whole
+        project (seconds on every build), a changed env var only what reads it. -#}
+    {%- set value = env_var('BATCHLEDGER_' ~ (name | upper), var(name, '')) | string -%}
     {%- if value and not modules.re.fullmatch('[0-9]+(\\.[0-9]+)?', value) -%}
         {{ exceptions.raise_compiler_error(name ~ " must be a dlt load id, got: " ~ value) }}
     {%- endif -%}

@@ -61,7 +61,7 @@ def run_dbt(
     *,
     artifacts_dir: Path,
     quiet: bool = True,
-    dbt_vars: dict[str, str] | None = None,
+    build_env: dict[str, str] | None = None,
 ) -> DbtOutcome:
     """Run one dbt command (its start-up costs ~2 s, so once per ingest, not once per model)."""
     temp_dir = artifacts_dir / "duckdb_tmp"
@@ -71,6 +71,7 @@ def run_dbt(
         "BATCHLEDGER_DBT_DB": str(db_path),
         "BATCHLEDGER_DBT_TEMP_DIR": str(temp_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(build_env or {}),
     }
     target = artifacts_dir / "target"
     command = [
@@ -85,8 +86,6 @@ def run_dbt(
         "--log-path",
         str(artifacts_dir / "logs"),
     ]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dbt_vars)]
     if quiet:
         command.insert(1, "--quiet")
     (target / "run_results.json").unlink(missing_ok=True)
