@@ -43,7 +43,7 @@ format: $(VENV)/.synced ## Format the code
 	@$(VENV)/bin/ruff check --fix pipelines tests
 	@$(VENV)/bin/ruff format pipelines tests
 
-bench: $(VENV)/.synced ## Print speed and memory figures for parsing large result files
+bench: $(VENV)/.synced ## End-to-end scale benchmark: parse, cold/no-op/new-job ingest, full refresh (BENCH_LINES, BENCH_CASES)
 	@$(VENV)/bin/python -m batchledger.bench
 
 prices: $(VENV)/.synced ## Refresh serverless rows in prices/ from genai-prices (appends dated rows)
