@@ -9,11 +9,13 @@ so both time only the parse. Rows are pulled as Arrow batches and dropped, as in
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 # The result-line fields our parse keeps (helpers._RESULT_SHAPE), as read_json column types.
 _REFERENCE_COLUMNS = (
@@ -47,16 +49,31 @@ def reference(paths: list[Path]) -> int:
     return rows
 
 
-def ours(paths: list[Path]) -> int:
+_MANY_KWARGS = {"batch_id": "b", "file_kind": "output", "store_text": False}
+
+
+def _parse_files() -> Callable[..., Iterable[object]] | None:
+    """The module's multi-file parse, if it has one whose signature takes (paths, **kwargs of
+    parse_file but file_id, tally); else None and the bench parses file by file."""
     from batchledger.sources.together_batches import helpers
 
     many = getattr(helpers, "parse_files", None)
+    if many is None:
+        return None
+    try:
+        inspect.signature(many).bind([], tally=helpers.FileTally(), **_MANY_KWARGS)
+    except (TypeError, ValueError):
+        return None
+    return cast(Callable[..., Iterable[object]], many)
+
+
+def ours(paths: list[Path]) -> int:
+    from batchledger.sources.together_batches import helpers
+
+    many = _parse_files()
     if many is not None:
-        # The multi-file parse, when the module has one: same keywords as parse_file, one path
-        # list. If its signature differs, fix this one call (see docs/benchmarks.md).
         tally = helpers.FileTally()
-        chunks = many(paths, batch_id="b", file_kind="output", store_text=False, tally=tally)
-        for _ in chunks:
+        for _ in many(paths, tally=tally, **_MANY_KWARGS):
             pass
         return int(tally.lines_loaded)
     rows = 0
@@ -73,7 +90,11 @@ def ours(paths: list[Path]) -> int:
 def ours_label() -> str:
     from batchledger.sources.together_batches import helpers
 
-    return "parse_files" if hasattr(helpers, "parse_files") else "parse_file per file"
+    if _parse_files() is not None:
+        return "parse_files"
+    if hasattr(helpers, "parse_files"):
+        return "parse_file per file; parse_files has another signature"
+    return "parse_file per file"
 
 
 def _main(argv: list[str]) -> None:
