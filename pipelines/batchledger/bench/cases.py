@@ -237,8 +237,11 @@ def ingest_rows(
 
     if not full_refresh:
         return rows
+    target = f"<= {FULL_REFRESH_TARGET_S:g} s at 10M"
     if not _supports("transform", "--full-refresh"):
-        rows.append(Row(case, "transform --full-refresh", None, detail="n/a: no such flag yet"))
+        rows.append(
+            Row(case, "transform --full-refresh", detail="n/a: no such flag yet", target=target)
+        )
         return rows
     say(f"{case}: transform --full-refresh")
     refresh = run_child(
@@ -250,7 +253,7 @@ def ingest_rows(
     rows.append(
         _run_row(
             case, "transform --full-refresh", refresh, target_s=full_refresh_target_s,
-            target_label=f"<= {FULL_REFRESH_TARGET_S:g} s at 10M",
+            target_label=target,
         )
     )  # fmt: skip
     return rows
