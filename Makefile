@@ -46,7 +46,7 @@ format: $(VENV)/.synced ## Format the code
 crashtest: $(VENV)/.synced ## SIGKILL `batchledger ingest` 20+ times at random points; rerun; compare with a clean run
 	@CRASHTEST_KILLS=$${CRASHTEST_KILLS:-20} $(VENV)/bin/pytest -q -p no:cacheprovider tests/hostile/test_crash.py
 
-bench: $(VENV)/.synced ## Print speed and memory figures for parsing large result files
+bench: $(VENV)/.synced ## End-to-end scale benchmark: parse, cold/no-op/new-job ingest, full refresh (BENCH_LINES, BENCH_CASES)
 	@$(VENV)/bin/python -m batchledger.bench
 
 prices: $(VENV)/.synced ## Refresh serverless rows in prices/ from genai-prices (appends dated rows)

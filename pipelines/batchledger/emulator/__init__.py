@@ -3,6 +3,7 @@
 Follows the wire contract in /work/shared/reference/together-api.md (§2-§5, §9, §10).
 """
 
+from batchledger.emulator.bulk import BulkFile, BulkJob, write_bulk_job, write_bulk_jobs
 from batchledger.emulator.demo import DEMO_MODELS, DEMO_NOW, demo_scenario, large_scenario
 from batchledger.emulator.emulator import Emulator, serve
 from batchledger.emulator.faults import Faults
@@ -19,6 +20,8 @@ from batchledger.emulator.server import RequestRecord
 __all__ = [
     "DEMO_MODELS",
     "DEMO_NOW",
+    "BulkFile",
+    "BulkJob",
     "Emulator",
     "Faults",
     "InputLine",
@@ -31,4 +34,6 @@ __all__ = [
     "large_scenario",
     "plan_job",
     "serve",
+    "write_bulk_job",
+    "write_bulk_jobs",
 ]

@@ -7,6 +7,7 @@ import threading
 from datetime import datetime
 from types import FrameType, TracebackType
 
+from batchledger.emulator.bulk import BulkJob
 from batchledger.emulator.clock import VirtualClock
 from batchledger.emulator.demo import demo_scenario
 from batchledger.emulator.faults import Faults
@@ -118,6 +119,12 @@ class Emulator:
 
     def jobs(self) -> list[ScenarioJob]:
         return self.store.jobs()
+
+    # -- bulk data -----------------------------------------------------------------------
+
+    def add_bulk_job(self, bulk: BulkJob) -> None:
+        """Serve a job whose files are on disk (`write_bulk_job`), now or while running."""
+        self.store.add_bulk_job(bulk)
 
 
 def serve(

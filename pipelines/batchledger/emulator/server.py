@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -42,6 +43,14 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Reset fault: send the full Content-Length header, then only this many bytes, then drop.
     abort_after: int | None = None
+    # A bulk file: the body is bytes [offset, offset + length) of this file, sent with sendfile.
+    file: Path | None = None
+    file_offset: int = 0
+    file_length: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.file_length if self.file is not None else len(self.body)
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -227,8 +236,8 @@ class EmulatorApp:
         return Reply.json(200, self.store.preprocess(req.params["id"], req.now))
 
     def _file_content(self, req: Request) -> Reply:
-        data = self.store.file_content(req.params["id"], req.now)
-        reply = _ranged(data, req.headers.get("range"))
+        source = self.store.file_source(req.params["id"], req.now)
+        reply = _ranged(source, req.headers.get("range"))
         faults = self.faults
         ok = reply.status in (200, 206) and faults.applies_to(req.path)
         if ok and faults.take("reset_downloads"):
@@ -261,14 +270,25 @@ class EmulatorApp:
         return Reply.json(200, stats)
 
 
-def _ranged(data: bytes, range_header: str | None) -> Reply:
-    """200 with the whole file, or 206 for one `bytes=a-b` / `bytes=a-` / `bytes=-n` range."""
-    total = len(data)
+def _ranged(source: bytes | Path, range_header: str | None) -> Reply:
+    """200 with the whole file, or 206 for one `bytes=a-b` / `bytes=a-` / `bytes=-n` range.
+
+    `source` is the content, or the path of a bulk file, which is sent from disk.
+    """
+    total = source.stat().st_size if isinstance(source, Path) else len(source)
     octets = "application/octet-stream"
+
+    def part(status: int, start: int, end: int, headers: dict[str, str]) -> Reply:
+        if isinstance(source, Path):
+            reply = Reply(status, b"", octets, headers, file=source, file_offset=start)
+            reply.file_length = end - start
+            return reply
+        return Reply(status, source[start:end], octets, headers)
+
     match = _RANGE.match(range_header.strip()) if range_header else None
     if match is None or match.groups() == ("", ""):
         # No range, or one we do not support (e.g. several ranges): the whole file.
-        return Reply(200, data, octets, {"Accept-Ranges": "bytes"})
+        return part(200, 0, total, {"Accept-Ranges": "bytes"})
     first, last = match.groups()
     if first == "":
         start, end = max(total - int(last), 0), total - 1
@@ -278,7 +298,7 @@ def _ranged(data: bytes, range_header: str | None) -> Reply:
     if start >= total or start > end:
         return Reply(416, b"", octets, {"Content-Range": f"bytes */{total}"})
     headers = {"Content-Range": f"bytes {start}-{end}/{total}", "Accept-Ranges": "bytes"}
-    return Reply(206, data[start : end + 1], octets, headers)
+    return part(206, start, end + 1, headers)
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -379,16 +399,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", reply.content_type)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
+            self.send_header("Content-Length", str(reply.length))
             if reply.abort_after is not None:
                 self.send_header("Connection", "close")
             self.end_headers()
-            view = memoryview(reply.body)
-            limit = len(view) if reply.abort_after is None else min(reply.abort_after, len(view))
-            while sent < limit:
-                chunk = view[sent : min(sent + CHUNK, limit)]
-                self.wfile.write(chunk)
-                sent += len(chunk)
+            limit = (
+                reply.length if reply.abort_after is None else min(reply.abort_after, reply.length)
+            )
+            if reply.file is not None:
+                sent = self._send_file(reply.file, reply.file_offset, limit)
+            else:
+                view = memoryview(reply.body)
+                while sent < limit:
+                    chunk = view[sent : min(sent + CHUNK, limit)]
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
             self.wfile.flush()
             if reply.abort_after is not None:
                 self.close_connection = True
@@ -396,3 +421,12 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
         return sent
+
+    def _send_file(self, path: Path, offset: int, count: int) -> int:
+        """Kernel-to-socket copy: serving gigabytes of bulk files costs this process ~no CPU."""
+        self.wfile.flush()  # the headers first
+        if count == 0:
+            return 0
+        with path.open("rb") as fh:
+            sent: int = self.connection.sendfile(fh, offset, count)
+            return sent

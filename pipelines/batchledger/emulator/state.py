@@ -11,9 +11,11 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from batchledger.emulator import render
+from batchledger.emulator.bulk import BulkJob
 from batchledger.emulator.faults import Faults
 from batchledger.emulator.scenario import (
     CHAT_ENDPOINT,
@@ -88,6 +90,18 @@ class StoredFile:
     batch_id: str | None = None
     visible_from: datetime | None = None
     deleted: bool = False
+    # Bulk files: the content lives on disk and is streamed from there instead of held in `data`.
+    path: Path | None = None
+
+    @property
+    def has_content(self) -> bool:
+        return self.data is not None or self.path is not None
+
+    @property
+    def size(self) -> int:
+        if self.path is not None:
+            return self.path.stat().st_size
+        return len(self.data or b"")
 
 
 def _count_lines(data: bytes) -> int:
@@ -129,6 +143,39 @@ class Store:
             visible_from=uploaded,
         )
         self._register_job(job, len(data))
+
+    def add_bulk_job(self, bulk: BulkJob) -> None:
+        """A COMPLETED job whose files are already on disk (see `bulk.py`); it appears in the
+        lists as soon as the virtual clock has passed its creation."""
+        job = bulk.job
+        uploaded = job.created_at - INPUT_UPLOAD_LEAD
+        finished = int(job.finished_at.timestamp())
+        with self._lock:
+            if job.batch_id in self._jobs:
+                raise ValueError(f"batch {job.batch_id} already exists")
+            self._files[job.input_file_id] = StoredFile(
+                id=job.input_file_id,
+                filename=job.input_filename,
+                purpose="batch-api",
+                file_type="jsonl",
+                created_at=int(uploaded.timestamp()),
+                kind="input",
+                line_count=bulk.input.lines,
+                visible_from=uploaded,
+                path=bulk.input.path,
+            )
+            self._register_job(job, bulk.input.path.stat().st_size)
+            for file_id, on_disk in (
+                (job.output_file_id, bulk.output),
+                (job.error_file_id, bulk.error),
+            ):
+                if file_id is not None and on_disk is not None:
+                    stored = self._files[file_id]
+                    stored.path, stored.line_count, stored.created_at = (
+                        on_disk.path,
+                        on_disk.lines,
+                        finished,
+                    )
 
     def _register_job(self, job: ScenarioJob, input_size: int) -> None:
         self._jobs[job.batch_id] = job
@@ -203,11 +250,12 @@ class Store:
             stored = self._files.get(input_file_id)
             if stored is None or not self._file_visible(stored, now) or stored.kind != "input":
                 raise ApiError(400, f"input file {input_file_id} not found")
-            if stored.data is None:
+            if not stored.has_content:
                 raise ApiError(400, f"input file {input_file_id} has not been uploaded")
             if stored.purpose != "batch-api":
                 raise ApiError(400, "input file purpose must be batch-api")
-            data = stored.data
+            data = stored.data if stored.path is None else stored.path.read_bytes()
+            assert data is not None
         lines, validation_error = parse_input_file(data)
         processing = min(
             max(SECONDS_PER_LINE * len(lines), MIN_PROCESSING_SECONDS), MAX_PROCESSING_SECONDS
@@ -250,7 +298,7 @@ class Store:
         if stored.kind == "input":
             if stored.visible_from is not None and stored.visible_from > now:
                 return False
-            return stored.data is not None
+            return stored.has_content
         job = self._jobs[stored.batch_id or ""]
         return job.is_terminal_at(now) and stored.id in (job.output_file_id, job.error_file_id)
 
@@ -263,7 +311,7 @@ class Store:
 
     def _materialize(self, stored: StoredFile) -> None:
         """Generate a result file on first use; the malformed-line fault applies from then on."""
-        if stored.data is not None or stored.kind == "input":
+        if stored.has_content or stored.kind == "input":
             return
         job = self._jobs[stored.batch_id or ""]
         lines = list(
@@ -282,7 +330,7 @@ class Store:
             file_id=stored.id,
             created_at=stored.created_at,
             filename=stored.filename,
-            size=len(stored.data or b""),
+            size=stored.size,
             purpose=stored.purpose,
             file_type=stored.file_type,
             processed=stored.processing_status == "COMPLETED",
@@ -303,10 +351,17 @@ class Store:
             return self._file_json(self._get_file(file_id, now))
 
     def file_content(self, file_id: str, now: datetime) -> bytes:
+        source = self.file_source(file_id, now)
+        return source.read_bytes() if isinstance(source, Path) else source
+
+    def file_source(self, file_id: str, now: datetime) -> bytes | Path:
+        """The content, or for a bulk file the path to stream it from."""
         with self._lock:
-            data = self._get_file(file_id, now).data
-            assert data is not None
-            return data
+            stored = self._get_file(file_id, now)
+            if stored.path is not None:
+                return stored.path
+            assert stored.data is not None
+            return stored.data
 
     def delete_file(self, file_id: str, now: datetime) -> dict[str, Any]:
         with self._lock:
