@@ -6,6 +6,7 @@ up to date (no dbt, no publish), incremental (the batches newer loads touched) o
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,11 +19,25 @@ from batchledger.build_state import (
     dbt_inputs_fingerprint,
     newest_load_id,
     next_build_id,
+    raw_columns_fingerprint,
     read_build_state,
     write_build_state,
 )
 from batchledger.transform import DbtOutcome, run_dbt
 from batchledger.warehouse import publish
+
+# An incremental build runs with the same code, seeds and raw columns as the last one, so it
+# skips what only those can change: unit tests (they test the models' code), seeds, and the
+# staging and intermediate views with the tests on them (views over raw tables, recreated and
+# tested on every full build). The item marts, the rollups and every test on them run.
+INCREMENTAL_BUILD = (
+    "build",
+    "--exclude",
+    "test_type:unit",
+    "resource_type:seed",
+    "path:models/staging",
+    "path:models/intermediate",
+)
 
 BuildMode = Literal["up_to_date", "incremental", "full", "publish_only"]
 
@@ -59,12 +74,13 @@ def build_and_publish(
     previous = read_build_state(work_dir)
     if ops_inputs is None:
         ops_inputs = previous.ops_inputs if previous is not None else ""
-    dbt_inputs = dbt_inputs_fingerprint()
     con = duckdb.connect(str(work_db), read_only=True)
     try:
         loaded_through = newest_load_id(con)
+        raw_columns = raw_columns_fingerprint(con)
     finally:
         con.close()
+    dbt_inputs = hashlib.sha256((dbt_inputs_fingerprint() + raw_columns).encode()).hexdigest()
     state = BuildState(
         dbt_inputs=dbt_inputs,
         ops_inputs=ops_inputs,
@@ -80,8 +96,7 @@ def build_and_publish(
         state = replace(state, build_id=next_build_id(previous))
         outcome = run_dbt(
             work_db,
-            # Unit tests check the models' code, which only a full build can have changed.
-            ("build", "--full-refresh") if full else ("build", "--exclude", "test_type:unit"),
+            ("build", "--full-refresh") if full else INCREMENTAL_BUILD,
             artifacts_dir=work_dir / "dbt",
             quiet=quiet,
             build_env=build_env(

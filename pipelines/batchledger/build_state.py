@@ -40,6 +40,8 @@ RAW_SCHEMAS = ("raw_together", "raw_batchledger")
 class BuildState:
     """The inputs of the last published build."""
 
+    # The dbt project, prices and dbt versions (dbt_inputs_fingerprint), and the raw tables'
+    # columns (raw_columns_fingerprint).
     dbt_inputs: str
     ops_inputs: str
     # The newest dlt load id the build covered ("" when the raw tables were empty).
@@ -106,6 +108,21 @@ def newest_load_id(con: duckdb.DuckDBPyConnection) -> str:
         if row and row[0] and str(row[0]) > newest:
             newest = str(row[0])
     return newest
+
+
+def raw_columns_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """The raw tables' columns: staging views are rendered from them (a column dlt has not
+    created yet reads as a typed null), so a new column needs the views rebuilt."""
+    rows = con.execute(
+        """
+        select table_schema, table_name, column_name, data_type
+        from information_schema.columns
+        where table_schema in (select unnest($schemas))
+        order by all
+        """,
+        {"schemas": list(RAW_SCHEMAS)},
+    ).fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
 def read_build_state(work_dir: Path) -> BuildState | None:

@@ -126,31 +126,34 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
     statuses = dict(query(db, "select batch_id, status from marts.cost_by_job"))
     assert all(statuses[b] != "in_progress" for b in running)
 
-    # 5. A tag recorded by `submit` in the ops store: the batch's cohorts follow.
-    tagged = sorted(jobs)[0]
-    record_submission(
-        settings,
-        Submission(
-            batch_id=tagged,
-            submitted_at="2026-11-20T00:00:00Z",
-            file="x.jsonl",
-            input_file_id=jobs[tagged].input_file_id,
-            model=None,
-            lines=1,
-            estimate_usd=None,
-            tags={"cost_center": "cc-test"},
-        ),
-    )
-    assert mode(ingest(settings)) == "incremental"
-    tags = query(
-        db, f"select tags['cost_center'] from marts.cost_by_job where batch_id = '{tagged}'"
-    )
-    assert tags == [("cc-test",)]
-    assert query(
-        db,
-        "select count(*) from marts.cost_by_cohort "
-        "where cohort_key = 'cost_center' and cohort_value = 'cc-test'",
-    ) == [(1,)]
+    # 5. Tags recorded by `submit` in the ops store: the batches' cohorts follow. The first
+    # record creates the raw_batchledger tables, a new raw schema the staging views are
+    # rendered from, so that build is a full one; the next record is incremental.
+    first, second = sorted(jobs)[:2]
+    for batch_id, expected_mode in ((first, "full"), (second, "incremental")):
+        record_submission(
+            settings,
+            Submission(
+                batch_id=batch_id,
+                submitted_at="2026-11-20T00:00:00Z",
+                file="x.jsonl",
+                input_file_id=jobs[batch_id].input_file_id,
+                model=None,
+                lines=1,
+                estimate_usd=None,
+                tags={"cost_center": f"cc-{batch_id}"},
+            ),
+        )
+        assert mode(ingest(settings)) == expected_mode
+        tags = query(
+            db, f"select tags['cost_center'] from marts.cost_by_job where batch_id = '{batch_id}'"
+        )
+        assert tags == [(f"cc-{batch_id}",)]
+        assert query(
+            db,
+            "select count(*) from marts.cost_by_cohort "
+            f"where cohort_key = 'cost_center' and cohort_value = 'cc-{batch_id}'",
+        ) == [(1,)]
 
     # 6. Nothing new again.
     assert mode(ingest(settings)) == "up_to_date"

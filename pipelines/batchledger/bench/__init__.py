@@ -10,3 +10,7 @@ shared machine are not a test.
     BENCH_LINES=10000000 make bench
     BENCH_CASES=small BENCH_REPEATS=1 make bench
 """
+
+from batchledger.bench.lines import write_output_file
+
+__all__ = ["write_output_file"]
