@@ -296,8 +296,10 @@ GOOD = json.dumps({"custom_id": "x", "response": {"status_code": 200}}).encode()
         # read_json skips these too; the careful path quarantines them, and it decides.
         ([GOOD, b" \t ", GOOD], [1, 3], [2]),
         ([GOOD, b"\x0b\x0c", b'{"custom_id": "\xff"}', GOOD], [1, 3, 4], [2]),
+        # A UTF-8 lead byte just before the newline does not hide the blank line after it.
+        ([b'{"custom_id": "\xe2', b"", GOOD], [3], [1]),
     ],
-    ids=["middle", "spaces", "leading", "crlf", "last", "tab", "vt-ff-not-utf8"],
+    ids=["middle", "spaces", "leading", "crlf", "last", "tab", "vt-ff-not-utf8", "lead-byte"],
 )
 def test_files_with_blank_lines_keep_exact_line_numbers(
     tmp_path: Path,
