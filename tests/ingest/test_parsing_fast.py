@@ -61,7 +61,7 @@ def careful(
 ) -> tuple[pa.Table, pa.Table, dict[str, FileTally]]:
     """The same parse with the fast path vouching for no file."""
     with monkeypatch.context() as patch:
-        patch.setattr(helpers, "_one_row_per_line", lambda con, files: {})
+        patch.setattr(helpers, "one_row_per_line", lambda path: None)
         return run(files, store_text)
 
 
@@ -229,3 +229,144 @@ def test_mixing_input_and_result_files_is_refused(tmp_path: Path) -> None:
     files = [landed(tmp_path / "a", "input"), landed(tmp_path / "b", "output")]
     with pytest.raises(ValueError, match="not both"):
         list(parse_files(files, store_text=False, tallies={}))
+
+
+def blank_line_reference(data: bytes) -> int | None:
+    """one_row_per_line the slow way: split every line."""
+    if data.startswith(helpers.BOM):
+        data = data[len(helpers.BOM) :]
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the newline ends the last line; it does not start another
+    if any(line.strip(b" \t\r\x0b\x0c") == b"" for line in lines):
+        return None
+    return len(lines)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_one_row_per_line_matches_a_line_split_and_read_json(tmp_path: Path, seed: int) -> None:
+    import random
+
+    import duckdb
+
+    rng = random.Random(seed)
+    pieces = [b'{"custom_id": "a"}', b"  {}", b"\t{}", b"\r", b"", b" ", b"\x0b\x0c", b"{}\r"]
+    path = tmp_path / "f.jsonl"
+    con = duckdb.connect()
+    for _ in range(150):
+        # Mostly good lines, so that blank ones come at every position, one at a time too.
+        lines = [
+            rng.choice(pieces) if rng.random() < 0.15 else b"{}" for _ in range(rng.randint(0, 9))
+        ]
+        data = (helpers.BOM if rng.random() < 0.2 else b"") + b"\n".join(lines)
+        data += b"\n" if rng.random() < 0.5 else b""
+        path.write_bytes(data)
+        expected = blank_line_reference(data)
+        for block in (1, 2, 3, 5, 64):
+            assert helpers.one_row_per_line(path, block) == expected, (data, block)
+        rows = con.execute(
+            "select count(*) from read_json(?, format = 'newline_delimited', "
+            "columns = {'custom_id': 'VARCHAR'})",
+            [str(path)],
+        ).fetchone()
+        if expected is not None:
+            assert rows == (expected,), data
+        else:
+            assert rows is not None and rows[0] < count_lines(path), data
+
+
+def test_a_bom_alone_or_an_empty_file_has_no_lines(tmp_path: Path) -> None:
+    for name, data in (("empty", b""), ("bom", helpers.BOM), ("bom_nl", helpers.BOM + b"\n")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert helpers.one_row_per_line(path) == (None if name == "bom_nl" else 0)
+
+
+GOOD = json.dumps({"custom_id": "x", "response": {"status_code": 200}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("lines", "loaded", "quarantined"),
+    [
+        ([GOOD, b"", GOOD], [1, 3], []),  # a blank line in the middle
+        ([GOOD, b"   ", GOOD], [1, 3], []),  # a line of spaces
+        ([b"", GOOD, GOOD], [2, 3], []),  # a leading blank line
+        ([GOOD + b"\r", b"\r", GOOD + b"\r"], [1, 3], []),  # a CRLF blank line
+        ([GOOD, GOOD, b"  "], [1, 2], []),  # spaces on a last line without a newline
+        # read_json skips these too; the careful path quarantines them, and it decides.
+        ([GOOD, b" \t ", GOOD], [1, 3], [2]),
+        ([GOOD, b"\x0b\x0c", b'{"custom_id": "\xff"}', GOOD], [1, 3, 4], [2]),
+        # A UTF-8 lead byte just before the newline does not hide the blank line after it.
+        ([b'{"custom_id": "\xe2', b"", GOOD], [3], [1]),
+    ],
+    ids=["middle", "spaces", "leading", "crlf", "last", "tab", "vt-ff-not-utf8", "lead-byte"],
+)
+def test_files_with_blank_lines_keep_exact_line_numbers(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    lines: list[bytes],
+    loaded: list[int],
+    quarantined: list[int],
+) -> None:
+    path = tmp_path / "blank.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    assert helpers.one_row_per_line(path) is None  # read_json would skip the blank line
+    rows, quarantine, tallies = result = run([landed(path)])
+    assert rows.column("line_number").to_pylist() == loaded
+    assert [(q["line_number"], q["error"]) for q in quarantine.to_pylist()] == [
+        (n, "invalid JSON") for n in quarantined
+    ]
+    assert tallies["blank"].lines_total == len(loaded) + len(quarantined)
+    assert_same(result, careful([landed(path)], monkeypatch))
+
+
+def test_lines_that_start_with_whitespace_stay_on_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "indented.jsonl"
+    path.write_bytes(b"\r\n".join([b" " + GOOD, b"\t" + GOOD, b"\r" + GOOD, GOOD]) + b"\r\n")
+    assert helpers.one_row_per_line(path) == 4
+    with monkeypatch.context() as patch:
+        patch.setattr(helpers, "_parse_careful", None)  # the fast path takes every line
+        fast = run([landed(path)])
+    assert fast[0].column("line_number").to_pylist() == [1, 2, 3, 4]
+    assert_same(fast, careful([landed(path)], monkeypatch))
+
+
+def test_a_malformed_line_stops_the_fast_path_mid_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "broken.jsonl"
+    lines = [json.dumps({"custom_id": f"c{n}"}).encode() for n in range(1, 30_001)]
+    lines[25_000 - 1] = b'{"custom_id":'  # an object split over two lines
+    lines[25_001 - 1] = b'"c25001"}'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert helpers.one_row_per_line(path) == 30_000
+    rows, quarantine, _ = result = run([landed(path)])
+    assert rows.column("line_number").to_pylist() == [
+        n for n in range(1, 30_001) if n not in (25_000, 25_001)
+    ]
+    assert [(q["line_number"], q["error"]) for q in quarantine.to_pylist()] == [
+        (25_000, "invalid JSON"),
+        (25_001, "invalid JSON"),
+    ]
+    assert_same(result, careful([landed(path)], monkeypatch))
+
+
+@pytest.mark.parametrize("miscount", [-1, 1])
+def test_rows_out_of_step_with_the_line_count_stop_the_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, miscount: int
+) -> None:
+    """If read_json ever gave a file more or fewer rows than the scan counted lines, rows could
+    carry wrong line numbers: the parse raises. Too many rows are caught before any is labelled;
+    too few only once the file's rows end."""
+    path = tmp_path / "f.jsonl"
+    write_output_file(path, 50)
+    monkeypatch.setattr(helpers, "one_row_per_line", lambda path: 50 + miscount)
+    tallies: dict[str, FileTally] = {}
+    yielded = []
+    with pytest.raises(RuntimeError, match="out of step"):
+        for chunk in parse_files([landed(path)], store_text=False, tallies=tallies):
+            yielded.append(chunk)
+    labelled = sum(chunk.rows.num_rows for chunk in yielded)
+    assert labelled == (0 if miscount < 0 else 50)  # all 50 rows come in one batch

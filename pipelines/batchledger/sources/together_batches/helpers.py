@@ -4,8 +4,9 @@ Landed JSONL files are parsed by DuckDB, never into Python dicts and never whole
 
 - The fast path is `read_json` with explicit columns for just the fields we keep: parallel, and
   many small files in one query. It is trusted for a file only when it returns one row per
-  physical line (it skips blank lines, which would shift line numbers), and only up to the first
-  row it cannot load as is.
+  physical line: it skips blank lines, which would shift line numbers, so a file with one (found
+  by a memory-speed scan before the query) is not given to it. It is trusted up to the first row
+  it cannot load as is, or the first line it raises on; row and line counts must agree.
 - The careful path splits lines itself and validates each one, so a malformed line is quarantined
   with its physical line number and the file goes on. It resumes where the fast path stopped.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import struct
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +41,12 @@ from batchledger.sources.together_batches.settings import (
 
 LINES_SCHEMA = pa.schema([("line_number", pa.int64()), ("raw", pa.large_string())])
 BOM = b"\xef\xbb\xbf"
+# What read_json skips as a blank line: nothing but these bytes before the newline (measured
+# over all 256 byte values: exactly the JSON whitespace plus \v and \f).
+_WHITESPACE = rb"[\t\x0b\x0c\r ]*"
+_BLANK_LINE = r"\n[\t\x0b\x0c\r ]*\n"  # RE2, for a blank line after the first of a block
+_BLANK_HEAD = re.compile(_WHITESPACE + rb"\n")
+_BLANK_REST = re.compile(_WHITESPACE)
 RESULT_KINDS = frozenset({"output", "error"})
 
 # The careful path parses each line once, by from_json into just the fields we keep. Leaves that
@@ -265,6 +274,41 @@ def count_lines(path: Path, block_bytes: int = CHUNK_BYTES) -> int:
     return lines + (last != b"\n")
 
 
+def one_row_per_line(path: Path, block_bytes: int = CHUNK_BYTES) -> int | None:
+    """The physical line count of a file when read_json returns exactly one row per line, else
+    None. read_json skips blank lines (empty, or only the whitespace of `_BLANK_LINE`) and raises
+    on any other line it cannot read as one JSON value, so a file without a blank line gives
+    one row per line up to the first line it raises on; that the counts agree is checked again
+    as the rows stream. The file is read a block at a time, its newlines counted with memchr and
+    blank lines searched for by RE2 (both at memory speed), never split in Python."""
+    newlines = 0
+    at_blank = True  # the line being read is, so far, only whitespace (a BOM is no part of it)
+    tail = False  # the last line has no newline after it
+    with path.open("rb") as fh:
+        block = fh.read(len(BOM))
+        if block == BOM:
+            block = fh.read(block_bytes)
+        while block:
+            if at_blank and _BLANK_HEAD.match(block):
+                return None  # the line the last block ended in, or line 1, is blank
+            last = block.rfind(b"\n")
+            if last >= 0:
+                data = pa.py_buffer(block)
+                offsets = pa.py_buffer(struct.pack("<qq", 0, len(block)))
+                one = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, data])
+                if pc.count_substring_regex(one, _BLANK_LINE)[0].as_py():
+                    return None
+                newlines += len(block) - len(block.replace(b"\n", b""))
+            # fullmatch at `pos` looks at the rest of the block in place, without a copy.
+            rest_blank = bool(_BLANK_REST.fullmatch(block, last + 1))
+            at_blank = rest_blank if last >= 0 else at_blank and rest_blank
+            tail = last < len(block) - 1
+            block = fh.read(block_bytes)
+    if tail and at_blank:
+        return None  # a last line of only whitespace, with no newline after it
+    return newlines + tail
+
+
 def group_files(
     files: Sequence[LandedFile],
     *,
@@ -343,7 +387,8 @@ def parse_files(
         }
     )
     try:
-        lines = _one_row_per_line(con, fast)
+        counts = {f.file_id: one_row_per_line(f.path) for f in fast}
+        lines = {file_id: n for file_id, n in counts.items() if n is not None}
         careful += [f for f in fast if f.file_id not in lines]
         counted = [f for f in fast if f.file_id in lines]
         tables = _parse_counted(con, counted, lines, store_text)
@@ -368,31 +413,6 @@ def _cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return cur
 
 
-def _one_row_per_line(con: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> dict[str, int]:
-    """Line counts by file_id of the files for which read_json returns exactly one row per
-    physical line, so that its n-th row is line n. A blank line (skipped) or a malformed one
-    (raises) fails the file; if the grouped count fails, each file is counted on its own."""
-    if not files:
-        return {}
-    sql = (
-        "select filename, count(*) from read_json($paths, format = 'newline_delimited', "
-        "columns = {'custom_id': 'JSON'}, filename = true) group by filename"
-    )
-    cur = _cursor(con)
-    try:
-        found = dict(cur.execute(sql, {"paths": [str(f.path) for f in files]}).fetchall())
-    except duckdb.InvalidInputException:
-        if len(files) == 1:
-            return {}
-        return {k: v for f in files for k, v in _one_row_per_line(con, [f]).items()}
-    finally:
-        cur.close()
-    lines = {f.file_id: count_lines(f.path) for f in files}
-    return {
-        f.file_id: lines[f.file_id] for f in files if found.get(str(f.path), 0) == lines[f.file_id]
-    }
-
-
 class _FastPathStopped(Exception):
     """The fast path cannot go on past the line in `_Progress`; the careful path takes over."""
 
@@ -409,7 +429,7 @@ def _parse_counted(
     lines: dict[str, int],
     store_text: bool,
 ) -> Iterator[pa.Table]:
-    """Parse files vouched for by `_one_row_per_line`: by one fast query while it can; a file it
+    """Parse files vouched for by `one_row_per_line`: by one fast query while it can; a file it
     stops in goes on carefully from its last yielded line, and the files after it start again."""
     if not files:
         return
@@ -452,6 +472,9 @@ def _fast_rows(
                     progress.index, progress.done = index, 0
                     lengths = _LineLengths(files[index].path) if is_input else None
                 usable = _usable_prefix(part)
+                if progress.done + part.num_rows > lines[files[index].file_id]:
+                    # More rows than lines: no row may be labelled with a line it may not be.
+                    raise _out_of_step(files[index])
                 if usable:
                     sizes = lengths.take(usable) if lengths else None
                     yield _label(part.slice(0, usable), files[index], progress.done, sizes)
@@ -496,9 +519,13 @@ def _check_complete(
     files skipped over have none."""
     expected = [lines[f.file_id] for f in files[progress.index : next_index]]
     if next_index < progress.index or expected[:1] != [progress.done] or any(expected[1:]):
-        raise RuntimeError(
-            f"read_json rows out of step with the lines of {files[progress.index].path}"
-        )
+        raise _out_of_step(files[progress.index])
+
+
+def _out_of_step(landed: LandedFile) -> RuntimeError:
+    """read_json gave a file more or fewer rows than it has lines, which `one_row_per_line`
+    rules out: rows already yielded may carry wrong line numbers, so the parse stops loudly."""
+    return RuntimeError(f"read_json rows out of step with the lines of {landed.path}")
 
 
 def _usable_prefix(part: pa.RecordBatch) -> int:
