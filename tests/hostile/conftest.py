@@ -51,7 +51,10 @@ def outside(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def hostile_settings(tmp_path: Path, hostile: Hostile, outside: Path) -> Settings:
-    return make_settings(tmp_path, hostile.base_url)
+    # Ingest gives its client the limits from its settings: the same short ones.
+    return make_settings(
+        tmp_path, hostile.base_url, request_timeout_seconds=2.0, transfer_timeout_seconds=1.5
+    )
 
 
 def snapshot_outside_data(root: Path) -> dict[str, str]:
