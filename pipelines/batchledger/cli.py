@@ -194,6 +194,31 @@ def transform(
 
 @app.command()
 @friendly_errors
+def reprocess(
+    file_ids: Annotated[
+        list[str] | None,
+        typer.Option("--file", help="A file id to parse again (repeatable); default: all."),
+    ] = None,
+) -> None:
+    """Parse landed files again, without the API, and rebuild the marts they feed.
+
+    Use it after a batchledger upgrade changed how lines are read: their lines replace the old
+    ones (quarantined lines that now parse are loaded), from data/landing, with no download.
+
+    Examples:
+      batchledger reprocess
+      batchledger reprocess --file file-0123
+    """
+    from batchledger.ingest import print_summary
+    from batchledger.reprocess import reprocess as run_reprocess
+
+    settings, work_db = _working_copy()
+    result = run_reprocess(settings, work_db, console, tuple(file_ids or ()))
+    print_summary(result, console)
+
+
+@app.command()
+@friendly_errors
 def docs() -> None:
     """Generate the dbt docs site (models, columns, lineage, exposures) into dbt_project/target.
 

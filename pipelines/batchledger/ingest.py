@@ -187,12 +187,13 @@ def _pipeline(settings: Settings, work_db: Path, name: str, dataset: str) -> dlt
 def load_raw(
     settings: Settings,
     work_db: Path,
-    client: TogetherClient,
+    client: TogetherClient | None,
     plan: IngestPlan,
     report: IngestReport,
     console: Console,
 ) -> None:
-    """Load what `plan` found new into the working database with dlt."""
+    """Load what `plan` found new into the working database with dlt (without a client, from
+    the landing folder only)."""
     pipeline = _pipeline(settings, work_db, PIPELINE_NAME, DATASET_NAME)
     scratch = settings.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)

@@ -154,7 +154,7 @@ def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
 
 @dlt.source(name="together_batches", max_table_nesting=0)
 def together_batches(
-    client: TogetherClient,
+    client: TogetherClient | None,
     options: SourceOptions,
     plan: IngestPlan,
     report: IngestReport | None = None,
@@ -162,7 +162,8 @@ def together_batches(
     """The batch jobs, status changes, file metadata and file lines that `plan` found new or
     changed; what the warehouse already holds is not written again.
 
-    The client comes in ready-made so the API key never passes through dlt's config or trace.
+    The client comes in ready-made so the API key never passes through dlt's config or trace;
+    without one (reprocessing), files are read from the landing folder only.
     """
     report = report if report is not None else IngestReport()
     report.batches = plan.batches
@@ -302,7 +303,7 @@ def landing_path(landing_dir: Path, file_id: str) -> Path:
 
 
 def _download_all(
-    client: TogetherClient,
+    client: TogetherClient | None,
     pending: list[PendingFile],
     metadata: dict[str, dict[str, Any]],
     options: SourceOptions,
@@ -324,6 +325,14 @@ def _download_all(
         expected = meta.get("bytes")
         if item.is_final and dest.exists() and dest.stat().st_size == expected:
             return Download(path=dest, bytes=expected, sha256=sha256_file(dest))
+        if client is None:
+            # Reprocessing: the landing folder only, never the API. A landing copy is whole by
+            # construction (downloads are renamed into place once checked).
+            if dest.exists():
+                size = dest.stat().st_size
+                return Download(path=dest, bytes=size, sha256=sha256_file(dest))
+            report.unavailable_files.append(f"no landing copy of file {item.file_id}")
+            return None
         try:
             download = client.download_file(
                 item.file_id,
