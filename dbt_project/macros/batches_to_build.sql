@@ -47,7 +47,7 @@
 {#- A predicate keeping the rows of `column` (a batch id) that this build computes: always
     true on a full build, so nothing a full build sees depends on the batch list. -#}
 {% macro is_batch_to_build(column) -%}
-    {%- if var('since_load_id', '') | string -%}
+    {%- if load_id_var('since_load_id') -%}
         {{ column }} in ({{ batches_to_build() }})
     {%- else -%}
         true

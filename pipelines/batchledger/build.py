@@ -17,6 +17,7 @@ import duckdb
 from batchledger.build_state import (
     BuildState,
     dbt_inputs_fingerprint,
+    forget_build_state,
     newest_load_id,
     next_build_id,
     raw_columns_fingerprint,
@@ -94,6 +95,10 @@ def build_and_publish(
         started = time.monotonic()
         full = result.mode == "full"
         state = replace(state, build_id=next_build_id(previous))
+        # From here until the publish, the working database may hold a half-done build (new
+        # seeds, some models): if it fails or is killed, the next build must be a full one,
+        # whatever the inputs then look like.
+        forget_build_state(work_dir)
         outcome = run_dbt(
             work_db,
             ("build", "--full-refresh") if full else INCREMENTAL_BUILD,

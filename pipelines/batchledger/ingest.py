@@ -166,6 +166,9 @@ def _pipeline(settings: Settings, work_db: Path, name: str, dataset: str) -> dlt
 
     DuckDB gets an explicit memory limit, thread count and spill folder, so loading a file of
     any size keeps the ingest process's memory bounded."""
+    # Arrow items (file lines) get `_dlt_load_id` too: incremental builds and publishing find
+    # the lines written since a given load by it.
+    os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
     spill = settings.work_dir / "duckdb_tmp"
     spill.mkdir(parents=True, exist_ok=True)
     credentials = DuckDbCredentials(

@@ -14,7 +14,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -145,6 +145,8 @@ def publish(work_db: Path, published: Path) -> PublishResult:
     for candidate in _generations(generations):
         if candidate.path.stat().st_ino == current or candidate.marks is None:
             continue
+        if not candidate.marks.still_match(candidate.path):
+            continue  # written since it was published: not what its marks say
         candidate.sidecar.unlink()  # a crash mid-sync must not leave it looking current
         try:
             _sync(work_db, candidate.path, candidate.marks)
@@ -177,10 +179,18 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class _Marks:
-    """How far a generation file is: the newest dlt load and dbt build it holds."""
+    """How far a generation file is: the newest dlt load and dbt build it holds, and the file's
+    size and modification time when it was published (a file written since, say by a reader
+    that opened it read-write, is never synced: only copied over)."""
 
     loaded_through: str
     built_through: str
+    size: int = -1
+    mtime_ns: int = -1
+
+    def still_match(self, path: Path) -> bool:
+        stat = path.stat()
+        return (stat.st_size, stat.st_mtime_ns) == (self.size, self.mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -237,6 +247,8 @@ def _next_number(folder: Path) -> int:
 
 
 def _write_marks(target: Path, marks: _Marks) -> None:
+    stat = target.stat()
+    marks = replace(marks, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
     sidecar = target.with_suffix(".json")
     tmp = sidecar.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(asdict(marks)), encoding="utf-8")

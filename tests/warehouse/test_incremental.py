@@ -84,6 +84,18 @@ def query(db: Path, sql: str) -> list[tuple[object, ...]]:
         con.close()
 
 
+def rebuilt_batches(db: Path) -> set[str]:
+    """The batches whose items the last build wrote."""
+    return {
+        str(batch_id)
+        for (batch_id,) in query(
+            db,
+            "select distinct batch_id from marts.fct_batch_items "
+            "where _build_id = (select max(_build_id) from marts.fct_batch_items)",
+        )
+    }
+
+
 def job_cost(db: Path, batch_id: str) -> object:
     return query(db, f"select cost_usd from marts.cost_by_job where batch_id = '{batch_id}'")[0][0]
 
@@ -125,6 +137,8 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
     assert mode(ingest(settings)) == "incremental"
     statuses = dict(query(db, "select batch_id, status from marts.cost_by_job"))
     assert all(statuses[b] != "in_progress" for b in running)
+    # Only the batches whose job or files changed were rebuilt.
+    assert set(running) <= rebuilt_batches(db) < set(jobs)
 
     # 5. Tags recorded by `submit` in the ops store: the batches' cohorts follow. The first
     # record creates the raw_batchledger tables, a new raw schema the staging views are
@@ -145,6 +159,8 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
             ),
         )
         assert mode(ingest(settings)) == expected_mode
+        if expected_mode == "incremental":
+            assert rebuilt_batches(db) == {batch_id}
         tags = query(
             db, f"select tags['cost_center'] from marts.cost_by_job where batch_id = '{batch_id}'"
         )
@@ -209,19 +225,36 @@ def test_any_change_to_the_dbt_project_or_prices_changes_the_fingerprint(
     assert dbt_inputs_fingerprint() == baseline
 
 
-def test_a_failed_build_keeps_the_last_state_and_the_next_run_retries(
+def test_a_failed_build_is_followed_by_a_full_one_even_after_the_edit_is_undone(
     project: Project, emulator: Emulator, tmp_path: Path
 ) -> None:
+    """A failed build can leave new seeds and models in the working database; undoing the edit
+    makes the inputs look like the last good build's, but the next build must still be full,
+    or marts priced from the bad seed would be published."""
     settings = make_settings(tmp_path, emulator.base_url)
     ingest(settings)
-    state = read_build_state(settings.work_dir)
-    assert state is not None
-    broken = project.dbt_dir / "models" / "marts" / "cost_by_month.sql"
-    original = broken.read_text()
-    broken.write_text(original.replace("from final", "from no_such_relation"))
+    db = settings.db_path
+    good = query(db, "select sum(cost_usd) from marts.fct_batch_items")
+    prices = project.prices_dir / "model_prices.csv"
+    original = prices.read_text()
+    repriced = original.replace(
+        f"together,{REPRICED_MODEL},batch,0.44,0.44,", f"together,{REPRICED_MODEL},batch,44,44,"
+    )
+    assert repriced != original
+    # A duplicate price row fails the seed's uniqueness test after the seed was loaded.
+    first_row = original.splitlines()[1]
+    prices.write_text(repriced + first_row + "\n")
     with pytest.raises(Exception, match="dbt build failed"):
         ingest(settings)
-    assert read_build_state(settings.work_dir) == state
-    broken.write_text(original)
-    # The model is back as it was: its fingerprint matches the last build's again.
-    assert mode(ingest(settings)) == "up_to_date"
+    assert read_build_state(settings.work_dir) is None
+    assert query(db, "select sum(cost_usd) from marts.fct_batch_items") == good
+    prices.write_text(original)
+    emulator.advance(3 * 3600)
+    assert mode(ingest(settings)) == "full"
+    # Every item is priced from the restored seed again: the same total as a fresh build.
+    fresh = tmp_path / "fresh"
+    fresh_settings = make_settings(fresh, emulator.base_url)
+    ingest(fresh_settings)
+    assert query(db, "select sum(cost_usd) from marts.fct_batch_items") == query(
+        fresh_settings.db_path, "select sum(cost_usd) from marts.fct_batch_items"
+    )

@@ -198,3 +198,24 @@ def test_schema_changes_are_published(tmp_path: Path, schema_change: str) -> Non
     con.close()
     assert ("jobs" in columns) == (schema_change == "new column")
     assert ("extra" in tables) == (schema_change == "new table")
+
+
+def test_a_generation_written_by_a_reader_is_copied_over_not_synced(tmp_path: Path) -> None:
+    """An analyst who opens the published file read-write and changes a row changes that
+    generation: two publishes later it is replaced whole, so the change never leaks into the
+    warehouse through a sync."""
+    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
+    work.parent.mkdir(parents=True)
+    published = tmp_path / "warehouse.duckdb"
+    make_work_db(work)
+    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
+    publish(work, published)
+    publish(work, published)
+    analyst = duckdb.connect(str(published))
+    analyst.execute("update marts.fct_batch_items set cost_usd = 999 where custom_id = 'c0'")
+    analyst.close()
+    add_batch(work, "b2", "1000.2", "0000000000000000002", 5)
+    assert publish(work, published).strategy == "sync"  # the other, untouched generation
+    add_batch(work, "b3", "1000.3", "0000000000000000003", 5)
+    assert publish(work, published).strategy == "copy"  # the one the analyst wrote to
+    assert snapshot(published) == snapshot(work)
