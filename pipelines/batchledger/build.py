@@ -29,15 +29,15 @@ from batchledger.warehouse import publish
 
 # An incremental build runs with the same code, seeds and raw columns as the last one, so it
 # skips what only those can change: unit tests (they test the models' code), seeds, and the
-# staging and intermediate views with the tests on them (views over raw tables, recreated and
-# tested on every full build). The item marts, the rollups and every test on them run.
+# staging views with the tests on them (renames and casts of raw tables, recreated and tested
+# on every full build). The intermediate models are rebuilt: int_batch_items_joined is scoped
+# to the batches this build computes. The item marts, the rollups and every test on them run.
 INCREMENTAL_BUILD = (
     "build",
     "--exclude",
     "test_type:unit",
     "resource_type:seed",
     "path:models/staging",
-    "path:models/intermediate",
 )
 
 BuildMode = Literal["up_to_date", "incremental", "full", "publish_only"]
