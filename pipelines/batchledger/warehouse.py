@@ -115,6 +115,8 @@ def drop_load_staging(work_db: Path, datasets: tuple[str, ...]) -> None:
     try:
         for dataset in datasets:
             con.execute(f'drop schema if exists "{dataset}_staging" cascade')
+        # Hand the next process (the dbt child) a file with no write-ahead log to replay.
+        con.execute("checkpoint")
     finally:
         con.close()
 
