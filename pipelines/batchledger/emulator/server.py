@@ -116,6 +116,13 @@ class EmulatorApp:
         with self._log_lock:
             self._log.append(entry)
 
+    def correct(self, entry: RequestRecord, corrected: RequestRecord) -> None:
+        with self._log_lock:
+            for i in range(len(self._log) - 1, -1, -1):
+                if self._log[i] is entry:
+                    self._log[i] = corrected
+                    return
+
     def request_log(self) -> list[RequestRecord]:
         with self._log_lock:
             return list(self._log)
@@ -387,11 +394,21 @@ class _Handler(BaseHTTPRequestHandler):
             reply = app.handle(request)
         except Exception as exc:  # a bug must become a 500, never a dead connection
             reply = Reply.json(500, error_payload(500, f"emulator error: {exc!r}", _style(path)))
-        sent = self._send(reply)
-        if not app.is_control(path):
-            app.record(RequestRecord(method, path, reply.status, sent))
+        # Logged before the reply goes out, with the bytes it will send: a client that has its
+        # answer (or a reset) must already find the request in the log. A send cut short by
+        # the client corrects the entry afterwards.
+        planned = (
+            reply.length if reply.abort_after is None else min(reply.abort_after, reply.length)
+        )
+        entry = RequestRecord(method, path, reply.status, planned)
+        logged = not app.is_control(path)
+        if logged:
+            app.record(entry)
+        sent = self._send(reply, planned)
+        if logged and sent != planned:
+            app.correct(entry, entry._replace(bytes_sent=sent))
 
-    def _send(self, reply: Reply) -> int:
+    def _send(self, reply: Reply, limit: int) -> int:
         sent = 0
         try:
             self.send_response(reply.status)
@@ -403,9 +420,6 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.abort_after is not None:
                 self.send_header("Connection", "close")
             self.end_headers()
-            limit = (
-                reply.length if reply.abort_after is None else min(reply.abort_after, reply.length)
-            )
             if reply.file is not None:
                 sent = self._send_file(reply.file, reply.file_offset, limit)
             else:
