@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dlt
-import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +18,7 @@ from rich.table import Table
 
 from batchledger.build import BuildError, BuildResult, build_and_publish
 from batchledger.build_state import ops_inputs_fingerprint, read_build_state
+from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_models
 from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
 from batchledger.run_stats import peak_rss_mb, write_run_stats
 from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads
@@ -66,6 +66,7 @@ class IngestResult:
     build: BuildResult | None
     seconds: float
     unpriced_models: list[tuple[str, int]] = field(default_factory=list)
+    data_quality: list[tuple[str, int]] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -150,6 +151,7 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
                     raise IngestError(str(exc)) from None
                 stages.update(result.build.stages)
                 result.unpriced_models = unpriced_models(work_db)
+                result.data_quality = data_quality_counts(work_db)
             elif not plan.is_empty or not settings.db_path.exists():
                 publish(work_db, settings.db_path)
     result.seconds = time.monotonic() - started
@@ -243,28 +245,6 @@ def load_ops_store(settings: Settings, work_db: Path) -> str:
     return fingerprint
 
 
-def unpriced_models(db_path: Path) -> list[tuple[str, int]]:
-    """Models with items the price seed cannot price, with their item counts."""
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return [
-            (str(model), int(items))
-            for model, items in con.execute(
-                """
-                select coalesce(model, '(unknown)'), count(*)
-                from marts.fct_batch_items
-                where not is_priced and item_status = 'succeeded'
-                group by all
-                order by 2 desc
-                """
-            ).fetchall()
-        ]
-    except duckdb.Error:
-        return []
-    finally:
-        con.close()
-
-
 def print_summary(result: IngestResult, console: Console) -> None:
     report = result.report
     statuses = Counter(str(b.get("status")) for b in report.batches)
@@ -318,5 +298,13 @@ def print_summary(result: IngestResult, console: Console) -> None:
         )
         for model, items in result.unpriced_models:
             console.print(f"  [red]{model}[/red]: {items} item(s)")
+    if result.data_quality:
+        console.print(
+            "[bold yellow]DATA QUALITY[/bold yellow]: odd lines from the provider, handled by rule "
+            "and listed in marts.data_quality_issues:"
+        )
+        for issue, lines in result.data_quality:
+            effect = ISSUE_EFFECTS.get(issue, "see the mart")
+            console.print(f"  [yellow]{issue}[/yellow]: {lines} line(s), {effect}")
     if result.settings.demo:
         console.print("[bold yellow]This is DEMO data from the bundled emulator.[/]")

@@ -22,6 +22,9 @@ from . import raw_fixture
 
 MILLION = Decimal(1_000_000)
 TERMINAL = {"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"}
+MAX_TOKENS_PER_LINE = 100_000_000  # dbt var max_tokens_per_line
+# `created` is a usage time only from 2000-01-01 to 2100-01-01 (unix seconds).
+CREATED_RANGE = (946_684_800, 4_102_444_800)
 
 
 @dataclass(frozen=True)
@@ -125,42 +128,144 @@ def _cohort(metadata: str | None) -> dict[str, str]:
     }
 
 
+def usage_issue(result: dict[str, Any]) -> str | None:
+    """Why a result line's usage cannot be billed (issue 8), or None.
+
+    Succeeded lines must carry usage; prompt and completion tokens must be given; every
+    token count given must be an int (not bool, not float) from 0 to MAX_TOKENS_PER_LINE.
+    """
+    succeeded = result["file_kind"] == "output" and result["status_code"] == 200
+    if result["usage"] is None:
+        return "missing_usage" if succeeded else None
+    usage = json.loads(result["usage"])
+    details = usage.get("prompt_tokens_details")
+    fields = {
+        "prompt_tokens": (usage.get("prompt_tokens"), True),
+        "completion_tokens": (usage.get("completion_tokens"), True),
+        "total_tokens": (usage.get("total_tokens"), False),
+        "cached_tokens": (usage.get("cached_tokens"), False),
+        "details.cached_tokens": (
+            details.get("cached_tokens") if isinstance(details, dict) else None,
+            False,
+        ),
+    }
+    for value, required in fields.values():
+        if value is None:
+            if required:
+                return "invalid_usage"
+            continue
+        if type(value) is not int or not 0 <= value <= MAX_TOKENS_PER_LINE:
+            return "invalid_usage"
+    return None
+
+
+def _result_order(result: dict[str, Any]) -> tuple[bool, int, str, int]:
+    """Which line stands for a request answered more than once: a succeeded one, then the
+    output file before the error file, then file id, then line number."""
+    succeeded = result["file_kind"] == "output" and result["status_code"] == 200
+    kind = 0 if result["file_kind"] == "output" else 1
+    return (not succeeded, kind, result["file_id"], result["line_number"])
+
+
+def winning_results() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
+    """The winning result line of each (batch_id, custom_id), and the lines that lost."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for result in raw_fixture.RESULTS:
+        grouped[(result["batch_id"], result["custom_id"])].append(result)
+    winners, losers = {}, []
+    for key, lines in grouped.items():
+        ordered = sorted(lines, key=_result_order)
+        winners[key] = ordered[0]
+        losers.extend(ordered[1:])
+    return winners, losers
+
+
+def first_requests() -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
+    """The first input line of each (file_id, custom_id), and the later repeats."""
+    firsts: dict[tuple[str, str], dict[str, Any]] = {}
+    repeats = []
+    for request in sorted(raw_fixture.REQUESTS, key=lambda r: (r["file_id"], r["line_number"])):
+        key = (request["file_id"], request["custom_id"])
+        if key in firsts:
+            repeats.append(request)
+        else:
+            firsts[key] = request
+    return firsts, repeats
+
+
+def expected_data_quality_issues() -> set[tuple[str, str, str, int]]:
+    """(batch_id, issue, file_id, line_number) of every line data_quality_issues lists."""
+    issues: set[tuple[str, str, str, int]] = set()
+    for line in raw_fixture.QUARANTINE:
+        issues.add((line["batch_id"], "quarantined_line", line["file_id"], line["line_number"]))
+    for result in raw_fixture.RESULTS:
+        where = (result["file_id"], result["line_number"])
+        issue = usage_issue(result)
+        if issue:
+            issues.add((result["batch_id"], issue, *where))
+        created = result["created"]
+        if created is not None and not CREATED_RANGE[0] <= created <= CREATED_RANGE[1]:
+            issues.add((result["batch_id"], "created_out_of_range", *where))
+    for result in winning_results()[1]:
+        issues.add(
+            (result["batch_id"], "duplicate_result_line", result["file_id"], result["line_number"])
+        )
+    batch_by_input = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.BATCHES}
+    for request in first_requests()[1]:
+        batch_id = batch_by_input[request["file_id"]]
+        issues.add((batch_id, "duplicate_request_line", request["file_id"], request["line_number"]))
+    for (batch_id, _), result in items_with_results_only().items():
+        issues.add((batch_id, "orphan_result", result["file_id"], result["line_number"]))
+    return issues
+
+
+def items_with_results_only() -> dict[tuple[str, str], dict[str, Any]]:
+    batch_by_input = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.BATCHES}
+    requested = {(batch_by_input[r["file_id"]], r["custom_id"]) for r in raw_fixture.REQUESTS}
+    return {key: line for key, line in winning_results()[0].items() if key not in requested}
+
+
 def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
     prices = load_prices(price_csv)
     batches = {batch["id"]: batch for batch in raw_fixture.BATCHES}
     batch_by_input = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.BATCHES}
     requests = {
-        (batch_by_input[request["file_id"]], request["custom_id"]): request
-        for request in raw_fixture.REQUESTS
+        (batch_by_input[file_id], custom_id): request
+        for (file_id, custom_id), request in first_requests()[0].items()
     }
-    results = {(result["batch_id"], result["custom_id"]): result for result in raw_fixture.RESULTS}
+    results = winning_results()[0]
     items: dict[tuple[str, str], Item] = {}
     for key in sorted(set(requests) | set(results)):
         batch = batches[key[0]]
         request, result = requests.get(key), results.get(key)
-        usage = json.loads(result["usage"]) if result and result["usage"] else {}
+        flagged = result is not None and usage_issue(result) is not None
+        usage = json.loads(result["usage"]) if result and result["usage"] and not flagged else {}
         if result is None:
             status = "not_processed" if batch["status"] in TERMINAL else "pending"
         elif result["file_kind"] == "output" and result["status_code"] == 200:
             status = "succeeded"
         else:
             status = "failed"
-        if result and result["created"]:
-            used_at = datetime.fromtimestamp(result["created"], tz=UTC)
+        created = result["created"] if result else None
+        if created and CREATED_RANGE[0] <= created <= CREATED_RANGE[1]:
+            used_at = datetime.fromtimestamp(created, tz=UTC)
         else:
             used_at = batch["completed_at"] or batch["created_at"]
         model = (request and request["model"]) or (result and result["model"]) or batch["model_id"]
         prompt = usage.get("prompt_tokens", 0)
         completion = usage.get("completion_tokens", 0)
         details = usage.get("prompt_tokens_details") or {}
-        cached = details.get("cached_tokens", usage.get("cached_tokens", 0))
+        cached = details.get("cached_tokens") or usage.get("cached_tokens") or 0
         day = used_at.astimezone(UTC).date()
         batch_price = price_on(prices, model, "batch", day)
         serverless_price = price_on(prices, model, "serverless", day)
         billed = batch_price or serverless_price
-        cost = sum(usd(prompt, cached, completion, billed)) if billed else None
+        # Flagged usage is never money: the item is unpriced, like one with no price row.
+        cost = sum(usd(prompt, cached, completion, billed)) if billed and not flagged else None
         realtime = (
-            sum(usd(prompt, cached, completion, serverless_price)) if serverless_price else None
+            sum(usd(prompt, cached, completion, serverless_price))
+            if serverless_price and not flagged
+            else None
         )
         items[key] = Item(
             batch_id=key[0],
@@ -198,7 +303,7 @@ class Totals:
     def add(self, item: Item) -> None:
         self.items += 1
         setattr(self, item.status, getattr(self, item.status) + 1)
-        self.unpriced += item.pricing_mode is None
+        self.unpriced += item.cost_usd is None  # no price row, or flagged usage
         self.total_tokens += item.total_tokens
         # SQL sums skip nulls, and a sum over nothing but nulls is null.
         for name in ("cost_usd", "realtime_cost_usd", "savings_usd"):

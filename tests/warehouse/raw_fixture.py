@@ -15,6 +15,11 @@ What it covers:
 - batch-qwen-nov: IN_PROGRESS Qwen 2.5 7B, no results yet (items pending).
 - batch-qwen-expired: EXPIRED with partial output and no completed_at.
 - batch-validating: VALIDATING, input file not loaded yet (a job with zero items).
+- batch-odd-nov: COMPLETED Llama 3.3 70B whose files hold provider bugs (issue 8): negative,
+  string, float, object and 1e20 token counts, a succeeded line with null usage, `created`
+  out of range, a custom_id answered twice in the output file and once more in the error
+  file, a custom_id given twice in the input file, a custom_id with `/`, and a quarantined
+  line. None of it may fail the build; each is flagged in data_quality_issues.
 """
 
 from __future__ import annotations
@@ -201,6 +206,10 @@ BATCHES: list[dict[str, Any]] = [
         "batch-validating", "VALIDATING", LLAMA, "2025-11-04T07:00:00", None,
         input_file="file-in-e", progress=0.0,
     ),
+    _batch(
+        "batch-odd-nov", "COMPLETED", LLAMA, "2025-11-10T08:00:00", "2025-11-10T10:00:00",
+        input_file="file-in-odd", output_file="file-out-odd", error_file="file-err-odd",
+    ),
 ]  # fmt: skip
 
 
@@ -236,7 +245,15 @@ REQUESTS: list[dict[str, Any]] = [
     _request("batch-qwen-expired", "file-in-f", 1, "qe-1", QWEN, ADS),
     _request("batch-qwen-expired", "file-in-f", 2, "qe-2", QWEN, ADS),
     _request("batch-qwen-expired", "file-in-f", 3, "qe-3", QWEN, None),
-]
+    *(
+        _request("batch-odd-nov", "file-in-odd", line, custom_id, LLAMA, {"team": "odd"})
+        for line, custom_id in enumerate(
+            ["o-neg", "o-null", "o-str", "o-1e20", "o-obj", "o-float", "o-time", "o-twice",
+             "o-both", "o-twice", "team/o-slash", "o-huge", "o-ok"],
+            start=1,
+        )
+    ),
+]  # fmt: skip
 
 
 def _result(
@@ -297,7 +314,34 @@ RESULTS: list[dict[str, Any]] = [
             model=ACME, created="2025-10-20T09:01:00"),
     _result("batch-qwen-expired", "file-out-f", 1, "qe-1", usage=_usage(400, 100),
             model=QWEN, created="2025-11-01T20:00:00"),
+    *(
+        _result("batch-odd-nov", "file-out-odd", line, custom_id, usage=usage, model=LLAMA,
+                created="2025-11-10T09:00:00")
+        for line, (custom_id, usage) in enumerate(
+            [
+                ("o-neg", '{"prompt_tokens": -500, "completion_tokens": 20, "total_tokens": -480}'),
+                ("o-null", None),
+                ("o-str", '{"prompt_tokens": "abc", "completion_tokens": 20}'),
+                ("o-1e20", '{"prompt_tokens": 100, "completion_tokens": 1e20}'),
+                ("o-obj", '{"prompt_tokens": {"n": 1}, "completion_tokens": 20}'),
+                ("o-float", '{"prompt_tokens": 100.5, "completion_tokens": 20}'),
+                ("o-time", _usage(300, 30)),
+                ("o-twice", _usage(100, 10)),
+                ("o-twice", _usage(900, 90)),
+                ("o-both", _usage(200, 20)),
+                ("team/o-slash", _usage(400, 40)),
+                ("o-huge", '{"prompt_tokens": 100, "completion_tokens": 20, '
+                           '"prompt_tokens_details": {"cached_tokens": 500000000}}'),
+                ("o-ok", _usage(1000, 100, prompt_tokens_details={"cached_tokens": None})),
+            ],
+            start=1,
+        )
+    ),
+    _result("batch-odd-nov", "file-err-odd", 1, "o-both", status_code=None,
+            file_kind="error", error=("timeout", "Request timeout")),
 ]  # fmt: skip
+# created far outside any time (seconds since 1970 in the year 3.1 million): not a usage time.
+RESULTS[[r["custom_id"] for r in RESULTS].index("o-time")]["created"] = 99_999_999_999_999
 
 
 def _file_load(
@@ -327,6 +371,9 @@ FILE_LOADS: list[dict[str, Any]] = [
     _file_load("file-in-d", "batch-qwen-nov", "input", 2),
     _file_load("file-in-f", "batch-qwen-expired", "input", 3),
     _file_load("file-out-f", "batch-qwen-expired", "output", 1),
+    _file_load("file-in-odd", "batch-odd-nov", "input", 13),
+    _file_load("file-out-odd", "batch-odd-nov", "output", 13, quarantined=1),
+    _file_load("file-err-odd", "batch-odd-nov", "error", 1),
 ]
 
 QUARANTINE: list[dict[str, Any]] = [
@@ -337,6 +384,14 @@ QUARANTINE: list[dict[str, Any]] = [
         "line_number": 4,
         "error": "not a JSON object",
         "raw_text": '{"id": "br_trunc',
+    },
+    {
+        "file_id": "file-out-odd",
+        "batch_id": "batch-odd-nov",
+        "file_kind": "output",
+        "line_number": 14,
+        "error": "missing custom_id",
+        "raw_text": '{"id": "br_nocustom", "response": {}}',
     },
 ]
 

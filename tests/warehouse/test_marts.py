@@ -14,6 +14,7 @@ from .expected import (
     Item,
     Totals,
     assert_totals,
+    expected_data_quality_issues,
     expected_items,
     rows,
     totals_by,
@@ -23,6 +24,7 @@ from .expected import (
 MARTS = {
     "fct_batch_items",
     "fct_batch_month_costs",
+    "data_quality_issues",
     "fct_batch_month_cohort_costs",
     "cost_by_job",
     "cost_by_model",
@@ -135,7 +137,7 @@ def test_items_equal_python(
             "completion_tokens": item.completion_tokens,
             "total_tokens": item.total_tokens,
             "pricing_mode": item.pricing_mode,
-            "is_priced": item.pricing_mode is not None,
+            "is_priced": item.cost_usd is not None,
             "cost_usd": item.cost_usd,
             "realtime_cost_usd": item.realtime_cost_usd,
             "savings_usd": item.savings_usd,
@@ -153,6 +155,56 @@ def test_fixture_covers_the_cases(items: dict[tuple[str, str], Item]) -> None:
     assert any(item.cached_prompt_tokens for item in values)
     assert len({item.usage_month for item in values}) >= 2
     assert items[("batch-deepseek-oct", "ds-1")].cost_usd == Decimal("0.000759")
+
+
+def test_odd_provider_lines_are_flagged_not_billed(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    """Issue 8, classes 3 and 4: every odd line of batch-odd-nov (and the others) is listed in
+    data_quality_issues exactly as the independent rules say, flagged usage is never money,
+    and the build around it passed (the warehouse fixture asserts that)."""
+    found = {
+        (row["batch_id"], row["issue"], row["file_id"], row["line_number"])
+        for row in rows(con, "select * from marts.data_quality_issues")
+    }
+    assert found == expected_data_quality_issues()
+    assert Counter(issue for _, issue, _, _ in found) == {
+        "invalid_usage": 6,  # negative, "abc", 1e20, an object, 100.5, 500M cached tokens
+        "missing_usage": 1,
+        "created_out_of_range": 1,
+        "duplicate_result_line": 2,  # o-twice again in the output, o-both in the error file
+        "duplicate_request_line": 1,
+        "quarantined_line": 2,
+        "orphan_result": 1,
+    }
+    flagged = rows(
+        con,
+        "select custom_id, usage_issue, is_priced, cost_usd, realtime_cost_usd, total_tokens "
+        "from marts.fct_batch_items where usage_issue is not null order by custom_id",
+    )
+    assert [row["custom_id"] for row in flagged] == [
+        "o-1e20", "o-float", "o-huge", "o-neg", "o-null", "o-obj", "o-str",
+    ]  # fmt: skip
+    for row in flagged:
+        assert (row["is_priced"], row["cost_usd"], row["realtime_cost_usd"]) == (False, None, None)
+        assert row["total_tokens"] == 0
+    neg = next(row for row in flagged if row["custom_id"] == "o-neg")
+    assert neg["usage_issue"] == "prompt_tokens is -500; total_tokens is -480"
+    # Each item of the odd batch is billed from one line; the winning lines are the rule's.
+    billed = {
+        row["custom_id"]: (row["result_file_id"], row["result_line_number"])
+        for row in rows(
+            con,
+            "select * from marts.fct_batch_items where batch_id = 'batch-odd-nov'",
+        )
+    }
+    assert billed["o-twice"] == ("file-out-odd", 8)
+    assert billed["o-both"] == ("file-out-odd", 10)
+    assert items[("batch-odd-nov", "team/o-slash")].cost_usd is not None
+    # Negative tokens never make negative money.
+    for mart in ("fct_batch_items", "cost_by_job", "cost_by_month"):
+        negative = con.execute(f"select count(*) from marts.{mart} where cost_usd < 0").fetchone()
+        assert negative == (0,), mart
 
 
 def test_cost_by_job_equals_python(

@@ -22,6 +22,7 @@ select
     max(items.used_at) as last_used_at
 
 from items
-where not items.is_priced
+-- Items left unpriced because their usage is flagged are listed in data_quality_issues.
+where not items.is_priced and items.usage_issue is null
 group by items.provider, items.model
 order by items.provider, items.model

@@ -16,14 +16,17 @@ batches_to_build as (
 
 batch_requests as (
 
-    select * from {{ ref('stg_together__batch_requests') }}
+    -- The first line of each custom_id in an input file; later ones are flagged.
+    select * from {{ ref('int_batch_requests_checked') }}
+    where request_rank = 1
 
 ),
 
 batch_results as (
 
-    select * from {{ ref('stg_together__batch_results') }}
-    where {{ is_batch_to_build('batch_id') }}
+    -- The winning line of each request; the others are flagged (see the model).
+    select * from {{ ref('int_batch_results_checked') }}
+    where result_rank = 1
 
 ),
 
@@ -51,65 +54,40 @@ requests_by_batch as (
 
 ),
 
-results_ranked as (
-
-    -- A second result line for one request fails assert_one_result_line_per_item; keeping
-    -- one here only stops it from fanning out the item grain meanwhile.
-    select
-        *,
-        row_number() over (
-            partition by batch_id, custom_id
-            order by
-                is_succeeded desc,
-                result_file_kind desc,
-                result_file_id asc,
-                result_line_number asc
-        ) as result_rank
-
-    from batch_results
-
-),
-
-results_deduplicated as (
-
-    select * exclude (result_rank)
-    from results_ranked
-    where result_rank = 1
-
-),
-
 items as (
 
     select
-        coalesce(requests_by_batch.batch_id, results_deduplicated.batch_id) as batch_id,
-        coalesce(requests_by_batch.custom_id, results_deduplicated.custom_id) as custom_id,
+        coalesce(requests_by_batch.batch_id, batch_results.batch_id) as batch_id,
+        coalesce(requests_by_batch.custom_id, batch_results.custom_id) as custom_id,
         requests_by_batch.input_file_id,
         requests_by_batch.input_line_number,
         requests_by_batch.model as requested_model,
         requests_by_batch.metadata,
-        results_deduplicated.result_id,
-        results_deduplicated.result_file_id,
-        results_deduplicated.result_file_kind,
-        results_deduplicated.result_line_number,
-        results_deduplicated.status_code,
-        results_deduplicated.is_succeeded,
-        results_deduplicated.model as result_model,
-        results_deduplicated.completion_created_at,
-        results_deduplicated.finish_reason,
-        results_deduplicated.error_code,
-        results_deduplicated.error_message,
-        results_deduplicated.has_usage,
-        results_deduplicated.prompt_tokens,
-        results_deduplicated.cached_prompt_tokens,
-        results_deduplicated.completion_tokens,
-        results_deduplicated.total_tokens,
+        batch_results.result_id,
+        batch_results.result_file_id,
+        batch_results.result_file_kind,
+        batch_results.result_line_number,
+        batch_results.status_code,
+        batch_results.is_succeeded,
+        batch_results.model as result_model,
+        batch_results.completion_created_at,
+        batch_results.finish_reason,
+        batch_results.error_code,
+        batch_results.error_message,
+        batch_results.has_usage,
+        batch_results.usage_issue,
+        batch_results.created_issue,
+        batch_results.prompt_tokens,
+        batch_results.cached_prompt_tokens,
+        batch_results.completion_tokens,
+        batch_results.total_tokens,
         requests_by_batch.input_line_number is null as is_orphan,
-        results_deduplicated.result_line_number is not null as has_result
+        batch_results.result_line_number is not null as has_result
 
     from requests_by_batch
-    full outer join results_deduplicated
-        on requests_by_batch.batch_id = results_deduplicated.batch_id
-        and requests_by_batch.custom_id = results_deduplicated.custom_id
+    full outer join batch_results
+        on requests_by_batch.batch_id = batch_results.batch_id
+        and requests_by_batch.custom_id = batch_results.custom_id
 
 ),
 
@@ -141,6 +119,8 @@ joined as (
         items.error_code,
         items.error_message,
         coalesce(items.has_usage, false) as has_usage,
+        items.usage_issue,
+        items.created_issue,
         coalesce(items.prompt_tokens, 0) as prompt_tokens,
         coalesce(items.cached_prompt_tokens, 0) as cached_prompt_tokens,
         coalesce(items.completion_tokens, 0) as completion_tokens,

@@ -135,11 +135,13 @@ items_split as (
 
 items_costed as (
 
+    -- Flagged usage (usage_issue) is never money: its item is unpriced, cost null, like an
+    -- item with no price row.
     select
         *,
-        pricing_mode_applied is not null as is_priced,
+        pricing_mode_applied is not null and usage_issue is null as is_priced,
         case
-            when pricing_mode_applied is not null then
+            when pricing_mode_applied is not null and usage_issue is null then
                 {{ usd_for_tokens(
                     'prompt_tokens - billed_cached_prompt_tokens',
                     'billed_usd_per_million_input_tokens'
@@ -150,11 +152,11 @@ items_costed as (
                 ) }}
         end as input_cost_usd,
         case
-            when pricing_mode_applied is not null then
+            when pricing_mode_applied is not null and usage_issue is null then
                 {{ usd_for_tokens('completion_tokens', 'billed_usd_per_million_output_tokens') }}
         end as output_cost_usd,
         case
-            when realtime_model_price_id is not null then
+            when realtime_model_price_id is not null and usage_issue is null then
                 {{ usd_for_tokens(
                     'prompt_tokens - realtime_cached_prompt_tokens',
                     'realtime_usd_per_million_input_tokens'

@@ -57,12 +57,15 @@ final as (
         coalesce(cohorts.cohort, cast(map() as map(varchar, varchar))) as cohort,  -- noqa: LT01
         batch_items.input_line_number,
         batch_items.result_id,
+        batch_items.result_file_id,
         batch_items.result_file_kind,
+        batch_items.result_line_number,
         batch_items.status_code,
         batch_items.finish_reason,
         batch_items.error_code,
         batch_items.error_message,
         batch_items.has_usage,
+        batch_items.usage_issue,
         -- Which build wrote the row, so that publishing copies only rows newer than the
         -- published file's (see warehouse.py).
         {{ build_id() }} as _build_id

@@ -25,7 +25,7 @@ usage_parsed as (
 
     select
         *,
-        cast(usage as json) as usage_json
+        try_cast(usage as json) as usage_json
 
     from source
 
@@ -33,6 +33,8 @@ usage_parsed as (
 
 renamed as (
 
+    -- Token counts are cast only from JSON integers: a string, a float, an object or an
+    -- integer too big for BIGINT reads as null here, and int_batch_results_checked flags it.
     select
         batch_id,
         file_id as result_file_id,
@@ -43,25 +45,32 @@ renamed as (
         status_code,
         coalesce(file_kind = 'output' and status_code = 200, false) as is_succeeded,
         model,
-        to_timestamp(created) at time zone 'UTC' as completion_created_at,
+        created as completion_created_unix,
+        -- Seconds between 2000-01-01 and 2100-01-01 only: anything else is no usage time
+        -- (to_timestamp would fail the build on some values, or put usage in year 50000).
+        case
+            when created between 946684800 and 4102444800
+                then to_timestamp(created) at time zone 'UTC'
+        end as completion_created_at,
         finish_reason,
         error_code,
         error_message,
+        usage_json,
         usage_json is not null as has_usage,
-        cast(json_extract(usage_json, '$.prompt_tokens') as bigint) as prompt_tokens,
+        {{ json_integer('usage_json', '$.prompt_tokens') }} as prompt_tokens,
         -- Cached prompt tokens: OpenAI-style details, or a flat cached_tokens key.
         case
             when usage_json is not null then coalesce(
-                cast(json_extract(usage_json, '$.prompt_tokens_details.cached_tokens') as bigint),
-                cast(json_extract(usage_json, '$.cached_tokens') as bigint),
+                {{ json_integer('usage_json', '$.prompt_tokens_details.cached_tokens') }},
+                {{ json_integer('usage_json', '$.cached_tokens') }},
                 0
             )
         end as cached_prompt_tokens,
-        cast(json_extract(usage_json, '$.completion_tokens') as bigint) as completion_tokens,
+        {{ json_integer('usage_json', '$.completion_tokens') }} as completion_tokens,
         coalesce(
-            cast(json_extract(usage_json, '$.total_tokens') as bigint),
-            cast(json_extract(usage_json, '$.prompt_tokens') as bigint)
-            + cast(json_extract(usage_json, '$.completion_tokens') as bigint)
+            {{ json_integer('usage_json', '$.total_tokens') }},
+            {{ json_integer('usage_json', '$.prompt_tokens') }}
+            + {{ json_integer('usage_json', '$.completion_tokens') }}
         ) as total_tokens,
         _dlt_load_id as load_id
 

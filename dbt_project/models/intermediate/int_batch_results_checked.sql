@@ -1,0 +1,79 @@
+with
+
+batch_results as (
+
+    select * from {{ ref('stg_together__batch_results') }}
+    -- Every batch on a full build; on an incremental one, the batches whose inputs changed.
+    where {{ is_batch_to_build('batch_id') }}
+
+),
+
+results_validated as (
+
+    -- Usage becomes money only when every token count it gives is a JSON integer from 0 to
+    -- var('max_tokens_per_line'); prompt and completion tokens must be given. A succeeded
+    -- line must carry usage. Any other usage is flagged, and its item is left unpriced.
+    select
+        *,
+        case
+            when usage_json is null then
+                case when is_succeeded then 'usage is missing' end
+            else nullif(concat_ws(
+                '; ',
+                {{ usage_field_issue('usage_json', '$.prompt_tokens', required=true) }},
+                {{ usage_field_issue('usage_json', '$.completion_tokens', required=true) }},
+                {{ usage_field_issue('usage_json', '$.total_tokens') }},
+                {{ usage_field_issue('usage_json', '$.cached_tokens') }},
+                {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }}
+            ), '')
+        end as usage_issue,
+        case
+            when completion_created_unix is not null and completion_created_at is null
+                then 'created is ' || completion_created_unix || ', not a time from 2000 to 2100'
+        end as created_issue
+
+    from batch_results
+
+),
+
+results_ranked as (
+
+    -- The line that stands for a request when several answer it (a provider bug): a total
+    -- order on what the lines say, never on when or in which run they were loaded, so an
+    -- incremental build picks the same line as a full one. A succeeded line first, then
+    -- the output file before the error file, then file id, then line number.
+    select
+        *,
+        row_number() over requests_lines as result_rank,
+        first_value(
+            result_file_kind || ':' || result_file_id || ':' || result_line_number
+        ) over requests_lines as winning_result_line
+
+    from results_validated
+    window requests_lines as (
+        partition by batch_id, custom_id
+        order by
+            is_succeeded desc,
+            result_file_kind desc,
+            result_file_id asc,
+            result_line_number asc
+    )
+
+),
+
+checked as (
+
+    -- Flagged usage counts no tokens: none of its numbers can be trusted.
+    select
+        * replace (
+            case when usage_issue is null then prompt_tokens end as prompt_tokens,
+            case when usage_issue is null then cached_prompt_tokens end as cached_prompt_tokens,
+            case when usage_issue is null then completion_tokens end as completion_tokens,
+            case when usage_issue is null then total_tokens end as total_tokens
+        )
+
+    from results_ranked
+
+)
+
+select * from checked

@@ -1,0 +1,58 @@
+"""What the marts flag for the ingest summary: unpriced models and data-quality issues.
+
+Both read the warehouse a build just wrote. A warehouse built before a mart existed (or by a
+failed build) has nothing to show, so a missing table reads as no flags, not as an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+# What each data_quality_issues.issue does to the money, for the one-line summary.
+ISSUE_EFFECTS = {
+    "invalid_usage": "usage not a whole number from 0 to 100M: item not priced",
+    "missing_usage": "succeeded with no usage: item not priced",
+    "duplicate_result_line": "second answer to one request: not billed",
+    "duplicate_request_line": "custom_id repeated in an input file: ignored",
+    "created_out_of_range": "created is no time: job time used",
+    "orphan_result": "result with no request: billed on its own",
+    "quarantined_line": "unreadable line: not loaded",
+}
+
+
+def unpriced_models(db_path: Path) -> list[tuple[str, int]]:
+    """Models with succeeded items the price seed cannot price, with their item counts.
+    Items unpriced because their usage is flagged are data-quality issues, not listed here."""
+    return _query(
+        db_path,
+        """
+        select coalesce(model, '(unknown)'), count(*)
+        from marts.fct_batch_items
+        where not is_priced and item_status = 'succeeded' and usage_issue is null
+        group by all
+        order by 2 desc, 1
+        """,
+    )
+
+
+def data_quality_counts(db_path: Path) -> list[tuple[str, int]]:
+    """Lines in marts.data_quality_issues by issue, most first."""
+    return _query(
+        db_path,
+        "select issue, count(*) from marts.data_quality_issues group by all order by 2 desc, 1",
+    )
+
+
+def _query(db_path: Path, sql: str) -> list[tuple[str, int]]:
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        return [(str(name), int(count)) for name, count in con.execute(sql).fetchall()]
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
