@@ -16,7 +16,7 @@ requests_to_build as (
 
     -- The input files of the batches this build computes (all of them on a full build).
     select * from batch_requests
-    where batch_requests.input_file_id in (
+    where input_file_id in (
         select batches.input_file_id from batches
         where {{ is_batch_to_build('batches.batch_id') }}
     )

@@ -16,8 +16,8 @@ results_validated as (
     select
         *,
         case
-            when usage_json is null then
-                case when is_succeeded then 'usage is missing' end
+            when usage_json is null and is_succeeded then 'usage is missing'
+            when usage_json is null then null
             else nullif(concat_ws(
                 '; ',
                 {{ usage_field_issue('usage_json', '$.prompt_tokens', required=true) }},
