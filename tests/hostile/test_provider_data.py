@@ -23,6 +23,7 @@ from batchledger.landing import landing_path
 from batchledger.settings import Settings
 from tests.hostile.conftest import assert_key_nowhere, snapshot_outside_data
 from tests.hostile.server import Answer, Hostile, content_of
+from tests.ingest.test_ingest import counts, expected_counts
 from tests.warehouse.conftest import PRICE_CSV
 from tests.warehouse.expected import expected_demo_items
 
@@ -82,6 +83,8 @@ def test_odd_usage_and_duplicates_publish_flagged_and_never_become_money(
     result = run_ingest(hostile_settings, Console(quiet=True))
     assert result.build is not None and result.build.mode == "full"
     assert hostile_settings.db_path.exists()  # published, not blocked
+    raw = expected_counts(emulator.scenario, emulator)
+    assert counts(hostile_settings.db_path) == raw  # every line loaded, none quarantined
 
     with duckdb.connect(str(hostile_settings.db_path), read_only=True) as con:
         issues = con.execute(
@@ -143,6 +146,7 @@ def test_odd_usage_and_duplicates_publish_flagged_and_never_become_money(
     hostile.mangles.clear()
     again = run_ingest(hostile_settings, Console(quiet=True))
     assert again.up_to_date
+    assert counts(hostile_settings.db_path) == raw
     with duckdb.connect(str(hostile_settings.db_path), read_only=True) as con:
         assert con.execute(
             "select count(*) from marts.data_quality_issues where batch_id = ?", [job.batch_id]
