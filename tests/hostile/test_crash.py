@@ -90,3 +90,60 @@ def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
     assert _state(crashed) == _state(tmp_path / "clean")
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live processes whose parent is `pid`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append((int(proc.name), cmdline))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.timeout(180)
+def test_a_killed_ingest_takes_its_dbt_child_with_it(emulator: Emulator, tmp_path: Path) -> None:
+    """Issue 8, class 8: SIGKILL to the ingest alone (not its group, as cron's timeout or the
+    OOM killer would) must not leave its dbt build running on the working copy."""
+    data = tmp_path / "data"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "batchledger.cli", "ingest"],
+        env=_env(data, emulator.base_url or ""),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    dbt_pid = None
+    deadline = time.monotonic() + 120
+    while dbt_pid is None and time.monotonic() < deadline and run.poll() is None:
+        dbt_pid = next((pid for pid, cmd in _children(run.pid) if "dbt" in cmd), None)
+        time.sleep(0.05)
+    assert dbt_pid is not None, "the ingest never started dbt"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    gone_by = time.monotonic() + 10
+    while _alive(dbt_pid) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    assert not _alive(dbt_pid), "dbt outlived the ingest that started it"
+    rerun = subprocess.run(
+        [sys.executable, "-m", "batchledger.cli", "ingest"],
+        env=_env(data, emulator.base_url or ""),
+        capture_output=True,
+        timeout=150,
+    )
+    assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]

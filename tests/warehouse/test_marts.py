@@ -286,3 +286,16 @@ def test_docs_generate(warehouse: BuiltWarehouse) -> None:
     docs = warehouse.dbt("docs", "generate")
     assert docs.returncode == 0, docs.output[-4000:]
     assert (warehouse.tmp_dir / "target" / "catalog.json").exists()
+
+
+def test_failed_tests_are_named_by_test_not_hash() -> None:
+    """Issue 8, class 8: a failing generic test is reported by its name, never its hash."""
+    from batchledger.transform import node_name
+
+    assert node_name("test.batchledger.unique_fct_batch_items_batch_item_id.7e10f76dad") == (
+        "unique_fct_batch_items_batch_item_id"
+    )
+    assert node_name("test.batchledger.assert_cost_reconciles_across_marts") == (
+        "assert_cost_reconciles_across_marts"
+    )
+    assert node_name("model.batchledger.fct_batch_items") == "fct_batch_items"
