@@ -12,7 +12,8 @@ import duckdb
 
 # What each data_quality_issues.issue does to the money, for the one-line summary.
 ISSUE_EFFECTS = {
-    "invalid_usage": "usage not a whole number from 0 to 100M: item not priced",
+    "invalid_usage": "token counts that are not whole numbers in range: item not priced",
+    "invalid_status_code": "output line with no HTTP status: item not priced",
     "missing_usage": "succeeded with no usage: item not priced",
     "duplicate_result_line": "second answer to one request: not billed",
     "duplicate_request_line": "custom_id repeated in an input file: ignored",

@@ -145,15 +145,38 @@ def test_junk_in_the_batch_list_is_skipped_with_one_line_each_and_overwrites_not
 
 
 def test_clean_batches_types_known_fields_and_bounds_keys() -> None:
+    known = {"status": "COMPLETED", "created_at": "2026-11-01T00:00:00Z"}
     cleaned = clean_batches(
         [
-            {"id": "b-1", "progress": "71.5", "file_size_bytes": "12", "created_at": "nope"},
-            {"id": "b-2", "progress": float("nan"), "error": {"message": "boom"}},
-            {"id": "b-3", "Id": "x", "STATUS": "y", "status": "COMPLETED"},
+            {"id": "b-1", "progress": "71.5", "file_size_bytes": "12", "job_deadline": "nope"}
+            | known,
+            {"id": "b-2", "progress": float("nan"), "error": {"message": "boom"}} | known,
+            {"id": "b-3", "Id": "x", "STATUS": "y"} | known,
         ]
     )
     one, two, three = cleaned.records
-    assert one["progress"] == 71.5 and one["file_size_bytes"] == 12 and one["created_at"] is None
+    assert one["progress"] == 71.5 and one["file_size_bytes"] == 12 and one["job_deadline"] is None
     assert two["progress"] is None and two["error"] == '{"message": "boom"}'
-    assert three == {"id": "b-3", "status": "COMPLETED"}
+    assert three == {"id": "b-3", **known}
     assert len(cleaned.warnings) == 3
+
+
+def test_batches_without_a_status_or_creation_time_are_skipped_with_a_warning() -> None:
+    """Without them a batch can be neither dated nor told finished: loading it half known
+    would fail the build's own not-null checks, so it waits for the API to give them."""
+    good = {"id": "b-good", "status": "COMPLETED", "created_at": "2026-11-01T00:00:00Z"}
+    cleaned = clean_batches(
+        [
+            {"id": "b-nostatus", "created_at": "2026-11-01T00:00:00Z"},
+            {"id": "b-badstatus", "status": 42, "created_at": "2026-11-01T00:00:00Z"},
+            {"id": "b-soon", "status": "COMPLETED", "created_at": "soon"},
+            good,
+        ]
+    )
+    assert [record["id"] for record in cleaned.records] == ["b-good"]
+    skipped = [w for w in cleaned.warnings if w.startswith("skipped batch")]
+    assert skipped == [
+        "skipped batch b-nostatus: no usable status; it is read again next run",
+        "skipped batch b-badstatus: no usable status; it is read again next run",
+        "skipped batch b-soon: no usable created_at; it is read again next run",
+    ]

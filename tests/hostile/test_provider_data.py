@@ -42,7 +42,13 @@ MUTATIONS: list[tuple[str, Any]] = [
     ("invalid_usage", lambda line: _usage(line).update(prompt_tokens={"n": 1})),
     ("invalid_usage", lambda line: _usage(line).update(prompt_tokens=12.5)),
     ("created_out_of_range", lambda line: line["response"]["body"].update(created=10**14)),
-]
+    ("invalid_status_code", lambda line: line["response"].update(status_code="200 OK")),
+    ("invalid_usage", lambda line: _usage(line).update(prompt_tokens=5 * 10**18,
+                                                        completion_tokens=5 * 10**18,
+                                                        total_tokens=None)),
+    ("invalid_usage", lambda line: _usage(line).update(
+        prompt_tokens_details={"cached_tokens": 10**6})),
+]  # fmt: skip
 
 
 def _odd_job(emulator: Emulator) -> ScenarioJob:
@@ -118,7 +124,7 @@ def test_odd_usage_and_duplicates_publish_flagged_and_never_become_money(
     wanted.append(("duplicate_result_line", output, len(ids), ids[-1]))
     assert sorted(issues, key=lambda i: (i[2], i[0])) == sorted(wanted, key=lambda i: (i[2], i[0]))
 
-    flagged = {ids[n] for n, (issue, _) in enumerate(MUTATIONS) if issue.endswith("_usage")}
+    flagged = {ids[n] for n, (issue, _) in enumerate(MUTATIONS) if issue != "created_out_of_range"}
     for custom_id, (usage_issue, is_priced, cost, tokens, _, _) in items.items():
         if custom_id in flagged:
             assert usage_issue and not is_priced and cost is None and tokens == 0, custom_id

@@ -128,16 +128,29 @@ def _cohort(metadata: str | None) -> dict[str, str]:
     }
 
 
-def usage_issue(result: dict[str, Any]) -> str | None:
-    """Why a result line's usage cannot be billed (issue 8), or None.
+def _pairs_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("a key given twice")
+    return dict(pairs)
 
-    Succeeded lines must carry usage; prompt and completion tokens must be given; every
-    token count given must be an int (not bool, not float) from 0 to MAX_TOKENS_PER_LINE.
+
+def usage_issue(result: dict[str, Any]) -> str | None:
+    """The issue that keeps a result line's usage from being billed (issue 8), or None.
+
+    An output line needs an HTTP status; a succeeded line needs usage; prompt and completion
+    tokens must be given; every token count given must be an int (not bool, not float) from
+    0 to MAX_TOKENS_PER_LINE; cached tokens no more than prompt tokens; no key twice.
     """
+    if result["file_kind"] == "output" and result["status_code"] is None:
+        return "invalid_status_code"
     succeeded = result["file_kind"] == "output" and result["status_code"] == 200
     if result["usage"] is None:
         return "missing_usage" if succeeded else None
-    usage = json.loads(result["usage"])
+    try:
+        usage = json.loads(result["usage"], object_pairs_hook=_pairs_once)
+    except ValueError:
+        return "invalid_usage"
     details = usage.get("prompt_tokens_details")
     fields = {
         "prompt_tokens": (usage.get("prompt_tokens"), True),
@@ -156,6 +169,10 @@ def usage_issue(result: dict[str, Any]) -> str | None:
             continue
         if type(value) is not int or not 0 <= value <= MAX_TOKENS_PER_LINE:
             return "invalid_usage"
+    cached = fields["details.cached_tokens"][0]
+    cached = cached if cached is not None else fields["cached_tokens"][0]
+    if cached is not None and cached > usage["prompt_tokens"]:
+        return "invalid_usage"
     return None
 
 
@@ -251,7 +268,12 @@ def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
             used_at = datetime.fromtimestamp(created, tz=UTC)
         else:
             used_at = batch["completed_at"] or batch["created_at"]
-        model = (request and request["model"]) or (result and result["model"]) or batch["model_id"]
+        model = (
+            (request and request["model"])
+            or (result and result["model"])
+            or batch["model_id"]
+            or "(unknown)"
+        )
         prompt = usage.get("prompt_tokens", 0)
         completion = usage.get("completion_tokens", 0)
         details = usage.get("prompt_tokens_details") or {}
@@ -277,7 +299,8 @@ def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
             prompt_tokens=prompt,
             cached_prompt_tokens=cached,
             completion_tokens=completion,
-            total_tokens=usage.get("total_tokens", prompt + completion),
+            # A total below prompt + completion is not trusted: the sum stands.
+            total_tokens=max(usage.get("total_tokens") or 0, prompt + completion),
             pricing_mode=("batch" if batch_price else "serverless") if billed else None,
             cost_usd=cost,
             realtime_cost_usd=realtime,

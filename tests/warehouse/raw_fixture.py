@@ -15,11 +15,14 @@ What it covers:
 - batch-qwen-nov: IN_PROGRESS Qwen 2.5 7B, no results yet (items pending).
 - batch-qwen-expired: EXPIRED with partial output and no completed_at.
 - batch-validating: VALIDATING, input file not loaded yet (a job with zero items).
+- batch-nomodel-nov: COMPLETED, and nothing names its model: the item is `(unknown)`, unpriced.
 - batch-odd-nov: COMPLETED Llama 3.3 70B whose files hold provider bugs (issue 8): negative,
   string, float, object and 1e20 token counts, a succeeded line with null usage, `created`
   out of range, a custom_id answered twice in the output file and once more in the error
-  file, a custom_id given twice in the input file, a custom_id with `/`, and a quarantined
-  line. None of it may fail the build; each is flagged in data_quality_issues.
+  file, a custom_id given twice in the input file, a custom_id with `/`, a quarantined line,
+  counts whose sum overflows BIGINT, more cached than prompt tokens, an output line with no
+  HTTP status, a usage key given twice, and a total below prompt + completion. None of it may
+  fail the build; each is flagged in data_quality_issues.
 """
 
 from __future__ import annotations
@@ -152,7 +155,7 @@ DLT_COLUMNS = {"_dlt_load_id": "varchar", "_dlt_id": "varchar"}
 def _batch(
     batch_id: str,
     status: str,
-    model: str,
+    model: str | None,
     created: str,
     completed: str | None,
     *,
@@ -206,6 +209,11 @@ BATCHES: list[dict[str, Any]] = [
         "batch-validating", "VALIDATING", LLAMA, "2025-11-04T07:00:00", None,
         input_file="file-in-e", progress=0.0,
     ),
+    # Nothing names a model: not the batch, the request or the result line.
+    _batch(
+        "batch-nomodel-nov", "COMPLETED", None, "2025-11-11T08:00:00", "2025-11-11T09:00:00",
+        input_file="file-in-nm", output_file="file-out-nm",
+    ),
     _batch(
         "batch-odd-nov", "COMPLETED", LLAMA, "2025-11-10T08:00:00", "2025-11-10T10:00:00",
         input_file="file-in-odd", output_file="file-out-odd", error_file="file-err-odd",
@@ -214,7 +222,7 @@ BATCHES: list[dict[str, Any]] = [
 
 
 def _request(
-    batch_id: str, file_id: str, line: int, custom_id: str, model: str, metadata: Any
+    batch_id: str, file_id: str, line: int, custom_id: str, model: str | None, metadata: Any
 ) -> dict[str, Any]:
     return {
         "batch_id": batch_id,
@@ -245,11 +253,13 @@ REQUESTS: list[dict[str, Any]] = [
     _request("batch-qwen-expired", "file-in-f", 1, "qe-1", QWEN, ADS),
     _request("batch-qwen-expired", "file-in-f", 2, "qe-2", QWEN, ADS),
     _request("batch-qwen-expired", "file-in-f", 3, "qe-3", QWEN, None),
+    _request("batch-nomodel-nov", "file-in-nm", 1, "nm-1", None, None),
     *(
         _request("batch-odd-nov", "file-in-odd", line, custom_id, LLAMA, {"team": "odd"})
         for line, custom_id in enumerate(
             ["o-neg", "o-null", "o-str", "o-1e20", "o-obj", "o-float", "o-time", "o-twice",
-             "o-both", "o-twice", "team/o-slash", "o-huge", "o-ok"],
+             "o-both", "o-twice", "team/o-slash", "o-huge", "o-ok", "o-ovf", "o-cache",
+             "o-status", "o-dupkey", "o-total"],
             start=1,
         )
     ),
@@ -339,6 +349,28 @@ RESULTS: list[dict[str, Any]] = [
     ),
     _result("batch-odd-nov", "file-err-odd", 1, "o-both", status_code=None,
             file_kind="error", error=("timeout", "Request timeout")),
+    _result("batch-nomodel-nov", "file-out-nm", 1, "nm-1", usage=_usage(50, 5),
+            created="2025-11-11T08:30:00"),
+    # Line 14 of file-out-odd is quarantined (below). Then: counts whose sum overflows BIGINT,
+    # more cached than prompt tokens, an output line with no readable HTTP status, a usage
+    # key given twice, and a total below prompt + completion (the sum stands).
+    *(
+        _result("batch-odd-nov", "file-out-odd", line, custom_id, usage=usage, model=LLAMA,
+                created="2025-11-10T09:00:00", status_code=status)
+        for line, (custom_id, usage, status) in enumerate(
+            [
+                ("o-ovf", '{"prompt_tokens": 5000000000000000000, '
+                          '"completion_tokens": 5000000000000000000}', 200),
+                ("o-cache", _usage(100, 5, prompt_tokens_details={"cached_tokens": 5000}), 200),
+                ("o-status", _usage(100, 5), None),
+                ("o-dupkey", '{"prompt_tokens": 10, "prompt_tokens": -500, '
+                             '"completion_tokens": 5}', 200),
+                ("o-total", '{"prompt_tokens": 700, "completion_tokens": 70, '
+                            '"total_tokens": 1}', 200),
+            ],
+            start=15,
+        )
+    ),
 ]  # fmt: skip
 # created far outside any time (seconds since 1970 in the year 3.1 million): not a usage time.
 RESULTS[[r["custom_id"] for r in RESULTS].index("o-time")]["created"] = 99_999_999_999_999
@@ -371,8 +403,10 @@ FILE_LOADS: list[dict[str, Any]] = [
     _file_load("file-in-d", "batch-qwen-nov", "input", 2),
     _file_load("file-in-f", "batch-qwen-expired", "input", 3),
     _file_load("file-out-f", "batch-qwen-expired", "output", 1),
-    _file_load("file-in-odd", "batch-odd-nov", "input", 13),
-    _file_load("file-out-odd", "batch-odd-nov", "output", 13, quarantined=1),
+    _file_load("file-in-nm", "batch-nomodel-nov", "input", 1),
+    _file_load("file-out-nm", "batch-nomodel-nov", "output", 1),
+    _file_load("file-in-odd", "batch-odd-nov", "input", 18),
+    _file_load("file-out-odd", "batch-odd-nov", "output", 18, quarantined=1),
     _file_load("file-err-odd", "batch-odd-nov", "error", 1),
 ]
 

@@ -59,8 +59,14 @@ def test_build_passes_with_only_the_unpriced_warning(warehouse: BuiltWarehouse) 
 
 
 def test_unpriced_warning_lists_the_models(con: duckdb.DuckDBPyConnection) -> None:
-    found = rows(con, "select model, unpriced_items from audit.assert_all_items_priced")
-    assert found == [{"model": raw_fixture.ACME, "unpriced_items": 2}]
+    found = rows(
+        con, "select model, unpriced_items from audit.assert_all_items_priced order by model"
+    )
+    # Items unpriced because of flagged usage are data-quality issues, not listed here.
+    assert found == [
+        {"model": "(unknown)", "unpriced_items": 1},
+        {"model": raw_fixture.ACME, "unpriced_items": 2},
+    ]
 
 
 def test_schemas_and_materializations(con: duckdb.DuckDBPyConnection) -> None:
@@ -169,7 +175,10 @@ def test_odd_provider_lines_are_flagged_not_billed(
     }
     assert found == expected_data_quality_issues()
     assert Counter(issue for _, issue, _, _ in found) == {
-        "invalid_usage": 6,  # negative, "abc", 1e20, an object, 100.5, 500M cached tokens
+        # negative, "abc", 1e20, an object, 100.5, 500M cached tokens, an overflowing sum,
+        # more cached than prompt tokens, a key given twice
+        "invalid_usage": 9,
+        "invalid_status_code": 1,
         "missing_usage": 1,
         "created_out_of_range": 1,
         "duplicate_result_line": 2,  # o-twice again in the output, o-both in the error file
@@ -183,7 +192,8 @@ def test_odd_provider_lines_are_flagged_not_billed(
         "from marts.fct_batch_items where usage_issue is not null order by custom_id",
     )
     assert [row["custom_id"] for row in flagged] == [
-        "o-1e20", "o-float", "o-huge", "o-neg", "o-null", "o-obj", "o-str",
+        "o-1e20", "o-cache", "o-dupkey", "o-float", "o-huge", "o-neg", "o-null", "o-obj",
+        "o-ovf", "o-status", "o-str",
     ]  # fmt: skip
     for row in flagged:
         assert (row["is_priced"], row["cost_usd"], row["realtime_cost_usd"]) == (False, None, None)
@@ -201,6 +211,8 @@ def test_odd_provider_lines_are_flagged_not_billed(
     assert billed["o-twice"] == ("file-out-odd", 8)
     assert billed["o-both"] == ("file-out-odd", 10)
     assert items[("batch-odd-nov", "team/o-slash")].cost_usd is not None
+    assert items[("batch-odd-nov", "o-total")].total_tokens == 770  # not the given 1
+    assert items[("batch-nomodel-nov", "nm-1")].model == "(unknown)"
     # Negative tokens never make negative money.
     for mart in ("fct_batch_items", "cost_by_job", "cost_by_month"):
         negative = con.execute(f"select count(*) from marts.{mart} where cost_usd < 0").fetchone()

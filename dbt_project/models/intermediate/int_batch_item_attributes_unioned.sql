@@ -70,7 +70,9 @@ unioned as (
 
 resolved as (
 
-    -- The item's own metadata wins, then its custom_id, then the batch's tags.
+    -- The item's own metadata wins, then its custom_id, then the batch's tags. A key that
+    -- metadata gives twice (a provider or caller bug) takes the smaller value, so every
+    -- build picks the same one.
     select
         batch_item_id,
         cohort_key,
@@ -81,7 +83,7 @@ resolved as (
     where cohort_key is not null and cohort_value is not null
     qualify row_number() over (
         partition by batch_item_id, cohort_key
-        order by precedence
+        order by precedence, cohort_value
     ) = 1
 
 )

@@ -98,7 +98,8 @@ joined as (
         coalesce(batches.provider, 'together') as provider,
         items.batch_id,
         items.custom_id,
-        coalesce(items.requested_model, items.result_model, batches.model) as model,
+        -- '(unknown)' when nothing names a model: unpriced and listed, never a failed build.
+        coalesce(items.requested_model, items.result_model, batches.model, '(unknown)') as model,
         case
             when items.is_succeeded then 'succeeded'
             when items.has_result then 'failed'

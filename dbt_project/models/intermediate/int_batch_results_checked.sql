@@ -11,11 +11,16 @@ batch_results as (
 results_validated as (
 
     -- Usage becomes money only when every token count it gives is a JSON integer from 0 to
-    -- var('max_tokens_per_line'); prompt and completion tokens must be given. A succeeded
-    -- line must carry usage. Any other usage is flagged, and its item is left unpriced.
+    -- var('max_tokens_per_line'), prompt and completion tokens are given, cached tokens are
+    -- no more than prompt tokens and no key is given twice (readers disagree on which copy
+    -- counts). A succeeded line must carry usage, and an output line must carry an HTTP
+    -- status (else nobody can tell whether it was billed). Anything else is flagged, and
+    -- its item is left unpriced.
     select
         *,
         case
+            when result_file_kind = 'output' and status_code is null
+                then 'status_code is missing or not an HTTP status (100-599)'
             when usage_json is null and is_succeeded then 'usage is missing'
             when usage_json is null then null
             else nullif(concat_ws(
@@ -24,7 +29,18 @@ results_validated as (
                 {{ usage_field_issue('usage_json', '$.completion_tokens', required=true) }},
                 {{ usage_field_issue('usage_json', '$.total_tokens') }},
                 {{ usage_field_issue('usage_json', '$.cached_tokens') }},
-                {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }}
+                {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }},
+                case
+                    when prompt_tokens >= 0 and cached_prompt_tokens > prompt_tokens
+                        then 'cached tokens (' || cached_prompt_tokens
+                        || ') exceed prompt_tokens (' || prompt_tokens || ')'
+                end,
+                case
+                    when len(json_keys(usage_json)) <> len(list_distinct(json_keys(usage_json)))
+                        or len(json_keys(usage_json, '$.prompt_tokens_details'))
+                        <> len(list_distinct(json_keys(usage_json, '$.prompt_tokens_details')))
+                        then 'usage gives a key twice'
+                end
             ), '')
         end as usage_issue,
         case
@@ -33,6 +49,21 @@ results_validated as (
         end as created_issue
 
     from batch_results
+
+),
+
+results_classified as (
+
+    select
+        *,
+        case
+            when usage_issue is null then null
+            when result_file_kind = 'output' and status_code is null then 'invalid_status_code'
+            when usage_json is null then 'missing_usage'
+            else 'invalid_usage'
+        end as usage_issue_kind
+
+    from results_validated
 
 ),
 
@@ -49,7 +80,7 @@ results_ranked as (
             result_file_kind || ':' || result_file_id || ':' || result_line_number
         ) over requests_lines as winning_result_line
 
-    from results_validated
+    from results_classified
     window requests_lines as (
         partition by batch_id, custom_id
         order by
@@ -69,7 +100,12 @@ checked as (
             case when usage_issue is null then prompt_tokens end as prompt_tokens,
             case when usage_issue is null then cached_prompt_tokens end as cached_prompt_tokens,
             case when usage_issue is null then completion_tokens end as completion_tokens,
-            case when usage_issue is null then total_tokens end as total_tokens
+            -- A total below prompt + completion is not trusted: the sum stands instead.
+            case
+                when usage_issue is null then greatest(
+                    total_tokens, prompt_tokens + completion_tokens
+                )
+            end as total_tokens
         )
 
     from results_ranked

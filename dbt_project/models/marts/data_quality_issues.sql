@@ -53,10 +53,7 @@ usage_issues as (
 
     select
         batch_results.batch_id,
-        case
-            when batch_results.usage_json is null then 'missing_usage'
-            else 'invalid_usage'
-        end as issue,
+        batch_results.usage_issue_kind as issue,
         batch_results.result_file_id as file_id,
         batch_results.result_file_kind as file_kind,
         batch_results.result_line_number as line_number,

@@ -146,10 +146,27 @@ class Cleaned:
     warnings: list[str] = field(default_factory=list)
 
 
+# Without these a batch cannot be placed in time or told finished from running: it is skipped
+# (with a warning) until the API gives them, rather than loaded half known.
+REQUIRED_BATCH_FIELDS = ("status", "created_at")
+
+
 def clean_batches(entries: list[Any]) -> Cleaned:
     """Usable batch objects, in order, each id once; a warning per skipped batch or dropped
     value."""
-    return _clean_all(entries, BATCH_FIELDS, "batch", safe_id=True)
+    cleaned = _clean_all(entries, BATCH_FIELDS, "batch", safe_id=True)
+    usable = []
+    for record in cleaned.records:
+        missing = [name for name in REQUIRED_BATCH_FIELDS if record.get(name) is None]
+        if missing:
+            cleaned.warnings.append(
+                f"skipped batch {record['id']}: no usable {' or '.join(missing)}; "
+                "it is read again next run"
+            )
+        else:
+            usable.append(record)
+    cleaned.records = usable
+    return cleaned
 
 
 def clean_files(entries: list[Any]) -> Cleaned:

@@ -67,11 +67,7 @@ renamed as (
             )
         end as cached_prompt_tokens,
         {{ json_integer('usage_json', '$.completion_tokens') }} as completion_tokens,
-        coalesce(
-            {{ json_integer('usage_json', '$.total_tokens') }},
-            {{ json_integer('usage_json', '$.prompt_tokens') }}
-            + {{ json_integer('usage_json', '$.completion_tokens') }}
-        ) as total_tokens,
+        {{ json_integer('usage_json', '$.total_tokens') }} as total_tokens,
         _dlt_load_id as load_id
 
     from usage_parsed

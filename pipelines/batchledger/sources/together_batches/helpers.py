@@ -86,7 +86,9 @@ _INPUT_FIELDS = """
 _RESULT_FIELDS = """
     doc.id as result_id,
     doc.custom_id as custom_id,
-    try_cast(doc.response.status_code as integer) as status_code,
+    -- Three digits 100-599 only: a cast would read '0xC8' or 199.6 as 200 (succeeded).
+    case when regexp_full_match(trim(doc.response.status_code), '[1-5][0-9][0-9]')
+        then cast(trim(doc.response.status_code) as integer) end as status_code,
     case when json_type(doc.response.body.usage) = 'OBJECT'
         then doc.response.body.usage::varchar end as usage,
     doc.response.body.model as model,
