@@ -32,11 +32,13 @@ results_validated as (
                 {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }},
                 case
                     when prompt_tokens >= 0 and cached_prompt_tokens > prompt_tokens
-                        then 'cached tokens (' || cached_prompt_tokens
-                        || ') exceed prompt_tokens (' || prompt_tokens || ')'
+                        then
+                            'cached tokens (' || cached_prompt_tokens
+                            || ') exceed prompt_tokens (' || prompt_tokens || ')'
                 end,
                 case
-                    when len(json_keys(usage_json)) <> len(list_distinct(json_keys(usage_json)))
+                    when
+                        len(json_keys(usage_json)) <> len(list_distinct(json_keys(usage_json)))
                         or len(json_keys(usage_json, '$.prompt_tokens_details'))
                         <> len(list_distinct(json_keys(usage_json, '$.prompt_tokens_details')))
                         then 'usage gives a key twice'
