@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 
 from batchledger.emulator import Emulator, ScenarioJob
-from batchledger.ingest import run_ingest
+from batchledger.ingest import print_summary, run_ingest
 from batchledger.landing import landing_path
 from batchledger.settings import Settings
 from tests.hostile.conftest import assert_key_nowhere, snapshot_outside_data
@@ -88,6 +88,15 @@ def test_odd_usage_and_duplicates_publish_flagged_and_never_become_money(
     hostile.mangles.append(content_of(output, _rewrite))
     result = run_ingest(hostile_settings, Console(quiet=True))
     assert result.build is not None and result.build.mode == "full"
+    # What the user sees: each issue counted under DATA QUALITY, never a failed build.
+    shown = Console(record=True, width=200)
+    print_summary(result, shown)
+    summary = shown.export_text()
+    assert "DATA QUALITY" in summary
+    assert "invalid_usage: 7 line(s)" in summary
+    for issue in ("missing_usage", "invalid_status_code", "created_out_of_range"):
+        assert f"{issue}: 1 line(s)" in summary
+    assert "duplicate_result_line: 1 line(s), second answer to one request: not billed" in summary
     assert hostile_settings.db_path.exists()  # published, not blocked
     raw = expected_counts(emulator.scenario, emulator)
     assert counts(hostile_settings.db_path) == raw  # every line loaded, none quarantined
