@@ -25,6 +25,8 @@ TERMINAL = {"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"}
 MAX_TOKENS_PER_LINE = 100_000_000  # dbt var max_tokens_per_line
 # `created` is a usage time only from 2000-01-01 to 2100-01-01 (unix seconds).
 CREATED_RANGE = (946_684_800, 4_102_444_800)
+# Each fixture input file feeds one batch.
+BATCH_BY_INPUT = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.BATCHES}
 
 
 @dataclass(frozen=True)
@@ -227,9 +229,8 @@ def expected_data_quality_issues() -> set[tuple[str, str, str, int]]:
         issues.add(
             (result["batch_id"], "duplicate_result_line", result["file_id"], result["line_number"])
         )
-    batch_by_input = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.BATCHES}
     for request in first_requests()[1]:
-        batch_id = batch_by_input[request["file_id"]]
+        batch_id = BATCH_BY_INPUT[request["file_id"]]
         issues.add((batch_id, "duplicate_request_line", request["file_id"], request["line_number"]))
     for (batch_id, _), result in items_with_results_only().items():
         issues.add((batch_id, "orphan_result", result["file_id"], result["line_number"]))
@@ -237,17 +238,15 @@ def expected_data_quality_issues() -> set[tuple[str, str, str, int]]:
 
 
 def items_with_results_only() -> dict[tuple[str, str], dict[str, Any]]:
-    batch_by_input = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.BATCHES}
-    requested = {(batch_by_input[r["file_id"]], r["custom_id"]) for r in raw_fixture.REQUESTS}
+    requested = {(BATCH_BY_INPUT[r["file_id"]], r["custom_id"]) for r in raw_fixture.REQUESTS}
     return {key: line for key, line in winning_results()[0].items() if key not in requested}
 
 
 def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
     prices = load_prices(price_csv)
     batches = {batch["id"]: batch for batch in raw_fixture.BATCHES}
-    batch_by_input = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.BATCHES}
     requests = {
-        (batch_by_input[file_id], custom_id): request
+        (BATCH_BY_INPUT[file_id], custom_id): request
         for (file_id, custom_id), request in first_requests()[0].items()
     }
     results = winning_results()[0]
