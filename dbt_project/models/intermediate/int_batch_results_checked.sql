@@ -15,36 +15,41 @@ results_validated as (
     -- no more than prompt tokens and no key is given twice (readers disagree on which copy
     -- counts). A succeeded line must carry usage, and an output line must carry an HTTP
     -- status (else nobody can tell whether it was billed). Anything else is flagged, and
-    -- its item is left unpriced.
+    -- its item is left unpriced. One case gives each flag its kind and its detail.
     select
         *,
         case
             when result_file_kind = 'output' and status_code is null
-                then 'status_code is missing or not an HTTP status (100-599)'
-            when usage_json is null and is_succeeded then 'usage is missing'
-            when usage_json is null then null
-            else nullif(concat_ws(
-                '; ',
-                {{ usage_field_issue('usage_json', '$.prompt_tokens', required=true) }},
-                {{ usage_field_issue('usage_json', '$.completion_tokens', required=true) }},
-                {{ usage_field_issue('usage_json', '$.total_tokens') }},
-                {{ usage_field_issue('usage_json', '$.cached_tokens') }},
-                {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }},
-                case
-                    when prompt_tokens >= 0 and cached_prompt_tokens > prompt_tokens
-                        then
-                            'cached tokens (' || cached_prompt_tokens
-                            || ') exceed prompt_tokens (' || prompt_tokens || ')'
-                end,
-                case
-                    when
-                        len(json_keys(usage_json)) <> len(list_distinct(json_keys(usage_json)))
-                        or len(json_keys(usage_json, '$.prompt_tokens_details'))
-                        <> len(list_distinct(json_keys(usage_json, '$.prompt_tokens_details')))
-                        then 'usage gives a key twice'
-                end
-            ), '')
-        end as usage_issue,
+                then {
+                    'kind': 'invalid_status_code',
+                    'detail': 'status_code is missing or not an HTTP status (100-599)'
+                }
+            when usage_json is null and is_succeeded
+                then { 'kind': 'missing_usage', 'detail': 'usage is missing' }
+            when usage_json is not null
+                then { 'kind': 'invalid_usage', 'detail': nullif(concat_ws(
+                    '; ',
+                    {{ usage_field_issue('usage_json', '$.prompt_tokens', required=true) }},
+                    {{ usage_field_issue('usage_json', '$.completion_tokens', required=true) }},
+                    {{ usage_field_issue('usage_json', '$.total_tokens') }},
+                    {{ usage_field_issue('usage_json', '$.cached_tokens') }},
+                    {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }},
+                    case
+                        when prompt_tokens >= 0 and cached_prompt_tokens > prompt_tokens
+                            then
+                                'cached tokens (' || cached_prompt_tokens
+                                || ') exceed prompt_tokens (' || prompt_tokens || ')'
+                    end,
+                    case
+                        when
+                            len(json_keys(usage_json))
+                            <> len(list_distinct(json_keys(usage_json)))
+                            or len(json_keys(usage_json, '$.prompt_tokens_details'))
+                            <> len(list_distinct(json_keys(usage_json, '$.prompt_tokens_details')))
+                            then 'usage gives a key twice'
+                    end
+                ), '') }
+        end as usage_flag,
         case
             when completion_created_unix is not null and completion_created_at is null
                 then 'created is ' || completion_created_unix || ', not a time from 2000 to 2100'
@@ -56,14 +61,11 @@ results_validated as (
 
 results_classified as (
 
+    -- A flag without a detail is no flag: clean usage.
     select
-        *,
-        case
-            when usage_issue is null then null
-            when result_file_kind = 'output' and status_code is null then 'invalid_status_code'
-            when usage_json is null then 'missing_usage'
-            else 'invalid_usage'
-        end as usage_issue_kind
+        * exclude (usage_flag),
+        usage_flag['detail'] as usage_issue,
+        case when usage_flag['detail'] is not null then usage_flag['kind'] end as usage_issue_kind
 
     from results_validated
 
