@@ -41,9 +41,13 @@ def trickling_webhook() -> Iterator[str]:
         finally:
             conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
+    # Join the accept loop before closing its socket: closing first makes accept() raise
+    # EBADF in the thread, which pytest reports against whichever test runs next.
+    acceptor = threading.Thread(target=serve, daemon=True)
+    acceptor.start()
     yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
     stop.set()
+    acceptor.join(timeout=5)
     server.close()
 
 
