@@ -1,6 +1,6 @@
 {#- The batch ids whose items this build computes, as a select of batch_id.
 
-    A full build (var('since_load_id') empty, as on `--full-refresh` or a first build) takes
+    A full build (since_load_id empty, as on `--full-refresh` or a first build) takes
     every batch. An incremental build takes only the batches whose raw inputs arrived in a
     dlt load after `since_load_id`: the batch row itself (the ingest rewrites it only when it
     changed), lines of any of its files, a load record of any of its files, or a tag
@@ -54,12 +54,29 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A load or build id passed by batchledger as a dbt var (digits, maybe a fraction),
-    checked before it reaches any SQL. -#}
+{#- A load or build id of this build (digits, maybe a fraction), checked before it reaches
+    any SQL. batchledger writes them to _batchledger_build.build_scope in the working database
+    before each build (build.py, write_build_scope), and they are read here at compile time: a
+    changed dbt var or environment variable would make dbt re-parse what reads it, seconds on
+    every build. Without that table (dbt run by hand), the dbt var of the same name. -#}
 {% macro load_id_var(name) -%}
-    {#- An environment variable, not a dbt var: a changed var makes dbt re-parse the whole
-        project (seconds on every build), a changed env var only what reads it. -#}
-    {%- set value = env_var('BATCHLEDGER_' ~ (name | upper), var(name, '')) | string -%}
+    {%- if name not in ('since_load_id', 'build_id') -%}
+        {{ exceptions.raise_compiler_error("load_id_var: unknown name " ~ name) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {#- Parsing: a non-empty placeholder, so that dbt records every ref of the
+            incremental form (a build of either kind then needs no re-parse). -#}
+        {%- do return('0') -%}
+    {%- endif -%}
+    {%- set value = var(name, '') | string -%}
+    {%- set found = run_query(
+        "select count(*) from duckdb_tables() where database_name = current_database()"
+        ~ " and schema_name = '_batchledger_build' and table_name = 'build_scope'"
+    ) -%}
+    {%- if found.columns[0].values()[0] > 0 -%}
+        {%- set scope = run_query("select " ~ name ~ " from _batchledger_build.build_scope") -%}
+        {%- set value = (scope.columns[0].values()[0] or '') | string -%}
+    {%- endif -%}
     {%- if value and not modules.re.fullmatch('[0-9]+(\\.[0-9]+)?', value) -%}
         {{ exceptions.raise_compiler_error(name ~ " must be a dlt load id, got: " ~ value) }}
     {%- endif -%}

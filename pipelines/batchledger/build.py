@@ -24,7 +24,7 @@ from batchledger.build_state import (
     read_build_state,
     write_build_state,
 )
-from batchledger.transform import DbtOutcome, run_dbt
+from batchledger.transform import DbtChild, DbtOutcome
 from batchledger.warehouse import publish
 
 # An incremental build runs with the same code, seeds and raw columns as the last one, so it
@@ -39,6 +39,9 @@ INCREMENTAL_BUILD = (
     "resource_type:seed",
     "path:models/staging",
 )
+
+# Where write_build_scope puts the build's scope in the working database.
+SCOPE_SCHEMA = "_batchledger_build"
 
 BuildMode = Literal["up_to_date", "incremental", "full", "publish_only"]
 
@@ -67,11 +70,13 @@ def build_and_publish(
     ops_inputs: str | None,
     full_refresh: bool = False,
     quiet: bool = True,
+    dbt: DbtChild | None = None,
 ) -> BuildResult:
     """Bring the published warehouse up to date with the working database's raw tables.
 
     `ops_inputs` is the fingerprint of the ops store as just loaded; None (no load this run)
-    keeps the recorded one, so the next ingest still loads what changed there."""
+    keeps the recorded one, so the next ingest still loads what changed there. `dbt` is a
+    child started early (see DbtChild); without one, a build starts its own."""
     previous = read_build_state(work_dir)
     if ops_inputs is None:
         ops_inputs = previous.ops_inputs if previous is not None else ""
@@ -99,16 +104,15 @@ def build_and_publish(
         # seeds, some models): if it fails or is killed, the next build must be a full one,
         # whatever the inputs then look like.
         forget_build_state(work_dir)
-        outcome = run_dbt(
+        write_build_scope(
             work_db,
-            ("build", "--full-refresh") if full else INCREMENTAL_BUILD,
-            artifacts_dir=work_dir / "dbt",
-            quiet=quiet,
-            build_env=build_env(
-                since_load_id="" if full or previous is None else previous.loaded_through,
-                build_id=state.build_id,
-            ),
+            since_load_id="" if full or previous is None else previous.loaded_through,
+            build_id=state.build_id,
         )
+        child = dbt or DbtChild(work_db, artifacts_dir=dbt_artifacts_dir(work_dir), quiet=quiet)
+        with child:
+            outcome = child.run(("build", "--full-refresh") if full else INCREMENTAL_BUILD)
+        drop_build_scope(work_db)
         result.dbt = outcome
         result.stages["dbt"] = time.monotonic() - started
         if not outcome.success:
@@ -126,10 +130,35 @@ def build_and_publish(
     return result
 
 
-def build_env(*, since_load_id: str, build_id: str) -> dict[str, str]:
-    """What the dbt project reads of this build (macros/batches_to_build.sql). Environment
-    variables rather than dbt vars: a changed var makes dbt re-parse the whole project."""
-    return {"BATCHLEDGER_SINCE_LOAD_ID": since_load_id, "BATCHLEDGER_BUILD_ID": build_id}
+def dbt_artifacts_dir(work_dir: Path) -> Path:
+    """dbt's target and log folders for a warehouse: kept between builds, so that dbt parses
+    only what changed."""
+    return work_dir / "dbt"
+
+
+def write_build_scope(work_db: Path, *, since_load_id: str, build_id: str) -> None:
+    """Record what this build computes where the dbt project reads it at compile time
+    (macros/batches_to_build.sql). A table, not a dbt var or environment variable: dbt
+    re-parses whatever reads a var or env var that changed, seconds on every build."""
+    con = duckdb.connect(str(work_db))
+    try:
+        con.execute(f"create schema if not exists {SCOPE_SCHEMA}")
+        con.execute(
+            f"create or replace table {SCOPE_SCHEMA}.build_scope as "
+            "select $since::varchar as since_load_id, $build::varchar as build_id",
+            {"since": since_load_id, "build": build_id},
+        )
+    finally:
+        con.close()
+
+
+def drop_build_scope(work_db: Path) -> None:
+    """The scope is the build's own: it is never published."""
+    con = duckdb.connect(str(work_db))
+    try:
+        con.execute(f"drop schema if exists {SCOPE_SCHEMA} cascade")
+    finally:
+        con.close()
 
 
 def _mode(previous: BuildState | None, now: BuildState, full_refresh: bool) -> BuildMode:

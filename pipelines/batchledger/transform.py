@@ -41,12 +41,6 @@ def dbt_project_exists() -> bool:
     return (DBT_PROJECT_DIR / "dbt_project.yml").exists()
 
 
-def dbt_executable() -> str:
-    """The dbt installed beside this interpreter, so the venv's pinned dbt is the one that runs."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
-
-
 def _die_with_parent() -> None:
     """Runs in the dbt child before exec: the kernel ends it when its parent dies, so a killed
     ingest never leaves a dbt build holding the working database."""
@@ -55,48 +49,102 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+class DbtChild:
+    """One dbt command in a child process (batchledger/dbt_child.py).
+
+    Started with `parse_first`, the child imports dbt and parses the project at once, while the
+    caller goes on (the ingest downloads and loads meanwhile); `run` then hands it the command.
+    Use it as a context manager: leaving without `run` ends the child, which does nothing."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        artifacts_dir: Path,
+        quiet: bool = True,
+        parse_first: bool = False,
+    ) -> None:
+        temp_dir = artifacts_dir / "duckdb_tmp"
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        self.target = artifacts_dir / "target"
+        env = {
+            **os.environ,
+            "BATCHLEDGER_DBT_DB": str(db_path),
+            "BATCHLEDGER_DBT_TEMP_DIR": str(temp_dir),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        options = [
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(self.target),
+            "--log-path",
+            str(artifacts_dir / "logs"),
+            # dbt's debug-level file log is ~100 lines per node: seconds per build to write.
+            "--log-level-file",
+            "info",
+            *(["--quiet"] if quiet else []),
+        ]
+        # Results of an earlier command must never pass for this one's.
+        (self.target / "run_results.json").unlink(missing_ok=True)
+        command = [sys.executable, "-m", "batchledger.dbt_child"]
+        if parse_first:
+            command.append("--parse-first")
+        self._process = subprocess.Popen(
+            [*command, *options],
+            env=env,
+            cwd=DBT_PROJECT_DIR,
+            stdin=subprocess.PIPE,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+
+    def run(self, args: tuple[str, ...]) -> DbtOutcome:
+        """Run one dbt command (e.g. `build`) in the child and wait for it."""
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(json.dumps({"args": list(args)}).encode() + b"\n")
+            stdin.close()
+        except BrokenPipeError:
+            pass  # the child is gone: its exit status and missing results tell the story
+        returncode = self._process.wait()
+        return _outcome(returncode, self.target / "run_results.json")
+
+    def __enter__(self) -> DbtChild:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """End the child if `run` never gave it a command (no build was needed)."""
+        if self._process.returncode is not None:
+            return
+        try:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+            self._process.wait(timeout=10)
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            self._process.kill()
+            self._process.wait()
+
+
 def run_dbt(
     db_path: Path,
     args: tuple[str, ...] = ("build",),
     *,
     artifacts_dir: Path,
     quiet: bool = True,
-    build_env: dict[str, str] | None = None,
 ) -> DbtOutcome:
-    """Run one dbt command (its start-up costs ~2 s, so once per ingest, not once per model)."""
-    temp_dir = artifacts_dir / "duckdb_tmp"
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "BATCHLEDGER_DBT_DB": str(db_path),
-        "BATCHLEDGER_DBT_TEMP_DIR": str(temp_dir),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **(build_env or {}),
-    }
-    target = artifacts_dir / "target"
-    command = [
-        dbt_executable(),
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(artifacts_dir / "logs"),
-    ]
-    if quiet:
-        command.insert(1, "--quiet")
-    (target / "run_results.json").unlink(missing_ok=True)
-    preexec = _die_with_parent if sys.platform.startswith("linux") else None
-    completed = subprocess.run(
-        command, env=env, cwd=DBT_PROJECT_DIR, check=False, preexec_fn=preexec
-    )
-    outcome = DbtOutcome(success=completed.returncode == 0)
-    results_file = target / "run_results.json"
+    """Run one dbt command in a child (its start-up costs seconds, so once per ingest, not once
+    per model)."""
+    with DbtChild(db_path, artifacts_dir=artifacts_dir, quiet=quiet) as child:
+        return child.run(args)
+
+
+def _outcome(returncode: int, results_file: Path) -> DbtOutcome:
+    outcome = DbtOutcome(success=returncode == 0)
     if not results_file.exists():
-        outcome.failures.append(f"dbt exited with {completed.returncode} before running any node")
+        outcome.failures.append(f"dbt exited with {returncode} before running any node")
         return outcome
     for result in json.loads(results_file.read_text()).get("results", []):
         status = str(result.get("status"))

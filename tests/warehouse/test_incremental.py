@@ -16,7 +16,6 @@ import duckdb
 import pytest
 from rich.console import Console
 
-from batchledger.build import build_env
 from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
 from batchledger.emulator import Emulator, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
@@ -204,7 +203,6 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
         rebuilt,
         ("build", "--full-refresh"),
         artifacts_dir=tmp_path / "rebuild",
-        build_env=build_env(since_load_id="", build_id="9" * 19),
     )
     assert outcome.success, outcome.failures
     con = duckdb.connect(str(rebuilt), read_only=True)

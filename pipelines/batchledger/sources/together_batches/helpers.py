@@ -14,6 +14,7 @@ Landed JSONL files are parsed by DuckDB, never into Python dicts and never whole
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import struct
@@ -393,14 +394,30 @@ def parse_files(
         lines = {file_id: n for file_id, n in counts.items() if n is not None}
         careful += [f for f in fast if f.file_id not in lines]
         counted = [f for f in fast if f.file_id in lines]
-        tables = _parse_counted(con, counted, lines, store_text)
-        for table in tables:
+        tables = itertools.chain(
+            _parse_counted(con, counted, lines, store_text),
+            *(_parse_careful(con, landed, store_text, after=0) for landed in careful),
+        )
+        for table in _coalesce(tables):
             yield _split(table, tallies)
-        for landed in careful:
-            for table in _parse_careful(con, landed, store_text, after=0):
-                yield _split(table, tallies)
     finally:
         con.close()
+
+
+def _coalesce(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """Consecutive tables of one layout joined up to RESULT_BATCH_ROWS rows. The fast path
+    yields one table per file run, and each table becomes a dlt item whose schema dlt computes
+    anew: for thousands of small files, that per-item cost dominated the load."""
+    held: list[pa.Table] = []
+    rows = 0
+    for table in tables:
+        if held and (rows + table.num_rows > RESULT_BATCH_ROWS or table.schema != held[0].schema):
+            yield held[0] if len(held) == 1 else pa.concat_tables(held)
+            held, rows = [], 0
+        held.append(table)
+        rows += table.num_rows
+    if held:
+        yield held[0] if len(held) == 1 else pa.concat_tables(held)
 
 
 def _plain_path(path: Path) -> bool:
