@@ -135,15 +135,17 @@ def ingest(
 
 
 def _working_copy() -> tuple[Settings, Path]:
-    """Settings and working database of the configured warehouse; the demo's without a key."""
+    """Settings and working database of the warehouse a command reads or rebuilds: the
+    configured one, or the demo's when the one rule (settings.uses_demo) says so."""
     from batchledger.ingest import IngestError
-    from batchledger.settings import load_settings
+    from batchledger.settings import demo_notice, load_settings, uses_demo
     from batchledger.warehouse import prepare_work_db
 
     settings = load_settings()
-    if settings.api_key is None:
+    if uses_demo(settings, ingest=False):
         settings = settings.for_demo(settings.base_url, "")
-    work_db = prepare_work_db(settings.work_dir, settings.db_path)
+        console.print(demo_notice(settings))
+    work_db = prepare_work_db(settings.work_dir, settings.db_path, create=False)
     if not work_db.exists():
         raise IngestError(f"Nothing built yet for {settings.db_path}: run `make ingest` first")
     return settings, work_db

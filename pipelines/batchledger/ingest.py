@@ -21,7 +21,7 @@ from batchledger.build_state import ops_inputs_fingerprint, read_build_state
 from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_models
 from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
 from batchledger.run_stats import peak_rss_mb, write_run_stats
-from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads
+from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads, uses_demo
 from batchledger.sources.batchledger_ops import batchledger_ops, has_records
 from batchledger.sources.batchledger_ops import settings as ops_source
 from batchledger.sources.together_batches import (
@@ -107,7 +107,7 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
     quiet_third_parties()
     started = time.monotonic()
     stages: dict[str, float] = {}
-    emulator = demo_emulator() if settings.api_key is None else nullcontext(None)
+    emulator = demo_emulator() if uses_demo(settings, ingest=True) else nullcontext(None)
     with emulator as demo_url:
         if demo_url is not None:
             settings = settings.for_demo(demo_url, DEMO_API_KEY)

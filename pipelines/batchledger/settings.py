@@ -27,6 +27,8 @@ class Settings:
     store_prompts: bool
     store_completions: bool
     download_concurrency: int
+    # BATCHLEDGER_DB (or `db` in .dlt config) named the warehouse.
+    db_configured: bool = False
     # True once the run has been pointed at the bundled emulator.
     demo: bool = False
     # Time limits, in seconds: a whole ingest, one API call, one file download or upload, one
@@ -99,10 +101,12 @@ def _positive(env: str, key: str, default: float) -> float:
 def load_settings() -> Settings:
     landing = _lookup("BATCHLEDGER_LANDING_DIR", "landing_dir") or "data/landing"
     keep_landing = _flag("BATCHLEDGER_KEEP_LANDING", "keep_landing", True)
+    named_db = _lookup("BATCHLEDGER_DB", "db")
     return Settings(
         api_key=_lookup("TOGETHER_API_KEY", "api_key", secret=True),
         base_url=_lookup("TOGETHER_BASE_URL", "base_url") or DEFAULT_BASE_URL,
-        db_path=Path(_lookup("BATCHLEDGER_DB", "db") or DEFAULT_DB).resolve(),
+        db_path=Path(named_db or DEFAULT_DB).resolve(),
+        db_configured=named_db is not None,
         landing_dir=Path(landing).resolve() if keep_landing else None,
         store_prompts=_flag("BATCHLEDGER_STORE_PROMPTS", "store_prompts", False),
         store_completions=_flag("BATCHLEDGER_STORE_COMPLETIONS", "store_completions", False),
@@ -122,6 +126,29 @@ def load_settings() -> Settings:
             "BATCHLEDGER_WEBHOOK_TIMEOUT_SECONDS", "webhook_timeout_seconds", 60.0
         ),
         max_response_mb=int(_positive("BATCHLEDGER_MAX_RESPONSE_MB", "max_response_mb", 64)),
+    )
+
+
+def uses_demo(settings: Settings, *, ingest: bool) -> bool:
+    """The one rule for demo or real data.
+
+    `ingest` without TOGETHER_API_KEY always runs the bundled emulator into the demo file, so a
+    newcomer's first `make ingest` works and never touches a real warehouse. Commands that read
+    or rebuild a warehouse (transform, docs, status, reprocess) use the demo only when there is
+    no key, no warehouse named by BATCHLEDGER_DB and none at the default path: a finance user
+    who edits prices/ and runs `make transform` without the key rebuilds their own warehouse."""
+    if settings.api_key is not None:
+        return False
+    if ingest:
+        return True
+    return not settings.db_configured and not settings.db_path.exists()
+
+
+def demo_notice(demo: Settings) -> str:
+    """What a command acting on the demo says first (rich markup)."""
+    return (
+        "[bold yellow]DEMO data[/]: no TOGETHER_API_KEY, and no warehouse named by "
+        f"BATCHLEDGER_DB or at {DEFAULT_DB}; using {demo.db_path}."
     )
 
 

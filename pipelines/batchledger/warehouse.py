@@ -45,12 +45,63 @@ def ingest_lock(work_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def prepare_work_db(work_dir: Path, published: Path) -> Path:
-    """The working database; seeded from the published file if the working copy was lost."""
+# BI tools bundle their own DuckDB, often 1.x, and DuckDB 2.x writes a storage format that 1.x
+# refuses to open. The working database, and so every copy published from it, is written in
+# DuckDB 1.1's format, which every client from 1.1 on opens.
+STORAGE_VERSION = "v1.1.0"
+
+
+def prepare_work_db(work_dir: Path, published: Path, *, create: bool = True) -> Path:
+    """The working database; seeded from the published file if the working copy was lost, and
+    created (with `create`; or rewritten once, from an older batchledger) in STORAGE_VERSION's
+    format."""
     work_db = work_dir / "warehouse.duckdb"
     if not work_db.exists() and published.exists():
         shutil.copyfile(published, work_db)
+    if not work_db.exists():
+        if not create:
+            return work_db
+        work_dir.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect()
+        try:
+            con.execute(f"attach {_literal(work_db)} as work (storage_version '{STORAGE_VERSION}')")
+        finally:
+            con.close()
+    elif not _opens_in_old_clients(work_db):
+        _rewrite_in_storage_version(work_db)
     return work_db
+
+
+def _opens_in_old_clients(path: Path) -> bool:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute(
+            "select tags['storage_version'] from duckdb_databases() "
+            "where database_name = current_database()"
+        ).fetchone()
+    finally:
+        con.close()
+    return bool(row and str(row[0]).startswith("v1."))
+
+
+def _rewrite_in_storage_version(work_db: Path) -> None:
+    """Copy a working database written in a newer format into one in STORAGE_VERSION's, and
+    drop the published generations made from it, so the next publish is a full copy."""
+    fresh = work_db.with_name(work_db.name + ".rewrite")
+    fresh.unlink(missing_ok=True)
+    con = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
+    try:
+        con.execute(f"attach {_literal(work_db)} as old (read_only)")
+        con.execute(f"attach {_literal(fresh)} as fresh (storage_version '{STORAGE_VERSION}')")
+        con.execute("copy from database old to fresh")
+        con.execute("detach fresh")
+    finally:
+        con.close()
+    with fresh.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(fresh, work_db)
+    for old in (work_db.parent / GENERATIONS_DIR).glob("gen-*"):
+        old.unlink(missing_ok=True)
 
 
 def read_known_state(work_db: Path) -> KnownState:

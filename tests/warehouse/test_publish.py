@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from batchledger.warehouse import GENERATIONS_DIR, publish
+from batchledger.warehouse import GENERATIONS_DIR, prepare_work_db, publish
 
 
 def make_work_db(path: Path) -> None:
@@ -219,3 +219,59 @@ def test_a_generation_written_by_a_reader_is_copied_over_not_synced(tmp_path: Pa
     add_batch(work, "b3", "1000.3", "0000000000000000003", 5)
     assert publish(work, published).strategy == "copy"  # the one the analyst wrote to
     assert snapshot(published) == snapshot(work)
+
+
+def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def storage_version(path: Path) -> str:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute(
+            "select tags['storage_version'] from duckdb_databases() "
+            "where database_name = current_database()"
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_new_working_database_is_written_in_the_format_1x_clients_open(tmp_path: Path) -> None:
+    work_dir = tmp_path / ".work" / "warehouse"
+    work = prepare_work_db(work_dir, tmp_path / "warehouse.duckdb")
+    make_work_db(work)
+    add_batch(work, "b1", "1700000000.1", "0001", 10)
+    assert storage_version(work).startswith("v1.")
+    publish(work, tmp_path / "warehouse.duckdb")
+    assert storage_version(tmp_path / "warehouse.duckdb").startswith("v1.")
+
+
+def test_a_working_database_in_the_newer_format_is_rewritten_once_losing_nothing(
+    tmp_path: Path,
+) -> None:
+    """A warehouse built by an earlier batchledger (DuckDB 2's default format) is copied into
+    the 1.x-readable format, and the generations published from it are dropped, so the next
+    publish is a full copy rather than a sync into a file 1.x clients cannot open."""
+    work_dir = tmp_path / ".work" / "warehouse"
+    work_dir.mkdir(parents=True)
+    work = work_dir / "warehouse.duckdb"
+    make_work_db(work)
+    add_batch(work, "b1", "1700000000.1", "0001", 10)
+    published = tmp_path / "warehouse.duckdb"
+    publish(work, published)
+    assert storage_version(work).startswith("v2.")
+    before = rows(work, "select * from marts.fct_batch_items order by all")
+
+    assert prepare_work_db(work_dir, published) == work
+    assert storage_version(work).startswith("v1.")
+    assert rows(work, "select * from marts.fct_batch_items order by all") == before
+    assert rows(work, "select n from marts.results_per_file") == [(10,)]
+    assert not list((work_dir / GENERATIONS_DIR).glob("gen-*"))
+    publish(work, published)
+    assert storage_version(published).startswith("v1.")

@@ -37,11 +37,13 @@ from batchledger.ops.submit import (
     submit_checked,
     wait_for,
 )
-from batchledger.settings import Settings, load_settings
+from batchledger.settings import Settings, demo_notice, load_settings, uses_demo
 from batchledger.sources.together_batches.settings import TERMINAL_STATUSES
 from batchledger.together import TogetherClient
 
 console = Console()
+# Notes that must not mix with --json output on stdout.
+err_console = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Submit without asking.")]
@@ -268,10 +270,12 @@ def status(
       batchledger status --watch --interval 10
     """
     settings = load_settings()
-    if settings.api_key is None and not settings.db_path.exists():
+    if uses_demo(settings, ingest=False):
         # No key and no real warehouse: show the demo that `make ingest` built, if any.
         demo = settings.for_demo(settings.base_url, "")
-        settings = demo if demo.db_path.exists() else settings
+        if demo.db_path.exists():
+            settings = demo
+            err_console.print(demo_notice(demo))
     rows = _status_rows(settings, batch_id)
     if as_json:
         _print_json(rows)
