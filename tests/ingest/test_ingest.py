@@ -80,6 +80,26 @@ def test_first_run_loads_exact_scenario_counts(emulator: Emulator, settings: Set
     assert len(result.report.batches) == len(emulator.scenario.jobs)
 
 
+def test_every_raw_table_exists_after_the_first_run_empty_if_need_be(
+    emulator: Emulator, settings: Settings
+) -> None:
+    """A clean account has no unreadable line, yet `raw_together.quarantine` is there to query."""
+    ingest(settings)
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        present = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'raw_together'"
+            ).fetchall()
+        }
+        assert set(RAW_TABLES) <= present
+        assert con.execute("select count(*) from raw_together.quarantine").fetchone() == (0,)
+    finally:
+        con.close()
+
+
 def test_lines_carry_what_the_files_said(emulator: Emulator, settings: Settings) -> None:
     ingest(settings)
     con = duckdb.connect(str(settings.db_path), read_only=True)

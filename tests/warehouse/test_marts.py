@@ -311,3 +311,23 @@ def test_failed_tests_are_named_by_test_not_hash() -> None:
         "assert_cost_reconciles_across_marts"
     )
     assert node_name("model.batchledger.fct_batch_items") == "fct_batch_items"
+
+
+def test_every_mart_and_staging_column_carries_its_description_in_the_file(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """BI tools read comments from the DuckDB file, not the dbt docs site."""
+    relations = con.execute(
+        "select schema_name, table_name, comment from duckdb_tables() "
+        "where schema_name in ('marts', 'staging') "
+        "union all select schema_name, view_name, comment from duckdb_views() "
+        "where schema_name in ('marts', 'staging') and not internal"
+    ).fetchall()
+    assert {schema for schema, _, _ in relations} == {"marts", "staging"}
+    assert [(s, t) for s, t, comment in relations if not comment] == []
+    undocumented = con.execute(
+        "select table_name, column_name from duckdb_columns() "
+        "where schema_name in ('marts', 'staging') and coalesce(comment, '') = '' "
+        "order by all"
+    ).fetchall()
+    assert undocumented == []

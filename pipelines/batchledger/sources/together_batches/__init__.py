@@ -22,6 +22,7 @@ from dlt.extract.resource import DltResource
 
 from batchledger.landing import landing_path as safe_landing_path
 from batchledger.sources.together_batches.helpers import (
+    EMPTY_QUARANTINE,
     FileTally,
     IngestPlan,
     KnownState,
@@ -168,6 +169,7 @@ def together_batches(
     report = report if report is not None else IngestReport()
     report.batches = plan.batches
     observed_at = datetime.now(UTC)
+    quarantined: list[int] = []  # rows quarantined so far in this run, per chunk
 
     @dlt.resource(
         name="batches",
@@ -238,6 +240,8 @@ def together_batches(
                 yield from _load_window(window)
                 window, window_bytes = [], 0
         yield from _load_window(window)
+        if "quarantine" not in plan.tables and not quarantined:
+            yield dlt.mark.with_table_name(EMPTY_QUARANTINE, "quarantine")
 
     def _load_window(window: list[tuple[PendingFile, Download]]) -> Iterator[Any]:
         downloads = {item.file_id: (item, download) for item, download in window}
@@ -258,6 +262,7 @@ def together_batches(
                     table = LINE_TABLES["input" if is_input else "output"]
                     yield dlt.mark.with_table_name(chunk.rows, table)
                 if chunk.quarantine.num_rows:
+                    quarantined.append(chunk.quarantine.num_rows)
                     yield dlt.mark.with_table_name(chunk.quarantine, "quarantine")
             loads = []
             for one in group:

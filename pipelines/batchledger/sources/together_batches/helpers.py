@@ -147,6 +147,18 @@ from (
 )
 """
 _QUARANTINE_COLUMNS = ["batch_id", "file_id", "file_kind", "line_number", "error", "raw_text"]
+# An empty quarantine, loaded once so that the table exists (and queries of it run) on an
+# account where no line was ever quarantined.
+EMPTY_QUARANTINE = pa.schema(
+    [
+        pa.field(
+            name,
+            pa.int64() if name == "line_number" else pa.string(),
+            nullable=name not in LINE_KEY,
+        )
+        for name in _QUARANTINE_COLUMNS
+    ]
+).empty_table()
 
 
 def _careful_sql(file_kind: str, *, guarded: bool) -> str:
@@ -758,6 +770,8 @@ class KnownState:
     # record_hash of each batch and file object as last written.
     batch_hashes: dict[str, str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
+    # The raw tables that exist (some appear only with their first row unless created empty).
+    tables: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -771,6 +785,8 @@ class IngestPlan:
     pending: list[PendingFile]
     # File metadata by id, for the referenced files the listing (or a lookup) returned.
     file_metadata: dict[str, dict[str, Any]]
+    # The raw tables the warehouse already has (KnownState.tables).
+    tables: frozenset[str] = frozenset()
 
     @property
     def is_empty(self) -> bool:
@@ -800,6 +816,7 @@ def plan_ingest(
         if meta is not None:
             metadata[file_id] = meta
     return IngestPlan(
+        tables=known.tables,
         batches=batches,
         changed_batches=[
             b for b in batches if known.batch_hashes.get(str(b["id"])) != record_hash(b)
