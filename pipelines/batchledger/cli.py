@@ -170,14 +170,16 @@ def transform(
     """
     import time
 
-    from batchledger.build import BuildError, build_and_publish
-    from batchledger.ingest import BUILD_MODES, IngestError, quiet_third_parties
+    from batchledger.build import BuildError, build_and_publish, dbt_artifacts_dir
+    from batchledger.ingest import IngestError, print_transform_summary, quiet_third_parties
     from batchledger.run_stats import write_run_stats
     from batchledger.warehouse import ingest_lock
 
     quiet_third_parties()
     started = time.monotonic()
     settings, work_db = _working_copy()
+    log = dbt_artifacts_dir(settings.work_dir) / "logs" / "dbt.log"
+    console.print(f"Building the marts of {settings.db_path} (dbt's log: {log})", soft_wrap=True)
     with ingest_lock(settings.work_dir):
         try:
             result = build_and_publish(
@@ -186,12 +188,12 @@ def transform(
                 work_dir=settings.work_dir,
                 ops_inputs=None,
                 full_refresh=full_refresh,
-                quiet=False,
             )
         except BuildError as exc:
-            raise IngestError(str(exc)) from None
-    write_run_stats(time.monotonic() - started, mode=result.mode, stages=result.stages)
-    console.print(f"{settings.db_path}: {BUILD_MODES[result.mode]}")
+            raise IngestError(f"{exc}\n  (dbt's full log: {log})") from None
+    seconds = time.monotonic() - started
+    write_run_stats(seconds, mode=result.mode, stages=result.stages)
+    print_transform_summary(settings, result, work_db, seconds, console)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dlt
+import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -304,20 +305,64 @@ def print_summary(result: IngestResult, console: Console) -> None:
         console.print(f"[yellow]skipped from the API's answer:[/] {line}")
     for line in report.unavailable_files:
         console.print(f"[yellow]not downloaded:[/] {line}; it will be tried again next run")
-    if result.unpriced_models:
+    print_flags(result.unpriced_models, result.data_quality, console)
+    if result.settings.demo:
+        console.print("[bold yellow]This is DEMO data from the bundled emulator.[/]")
+
+
+def print_flags(
+    unpriced: list[tuple[str, int]], data_quality: list[tuple[str, int]], console: Console
+) -> None:
+    """What finance must know after any build: unpriced models and odd provider lines."""
+    if unpriced:
         console.print(
             "[bold red]UNPRICED MODELS[/bold red]: these items have no price in prices/ and are "
             "counted with cost NULL, not $0:"
         )
-        for model, items in result.unpriced_models:
+        for model, items in unpriced:
             console.print(f"  [red]{model}[/red]: {items} item(s)")
-    if result.data_quality:
+    if data_quality:
         console.print(
             "[bold yellow]DATA QUALITY[/bold yellow]: odd lines from the provider, handled by rule "
             "and listed in marts.data_quality_issues:"
         )
-        for issue, lines in result.data_quality:
+        for issue, lines in data_quality:
             effect = ISSUE_EFFECTS.get(issue, "see the mart")
             console.print(f"  [yellow]{issue}[/yellow]: {lines} line(s), {effect}")
-    if result.settings.demo:
-        console.print("[bold yellow]This is DEMO data from the bundled emulator.[/]")
+
+
+def print_transform_summary(
+    settings: Settings, build: BuildResult, work_db: Path, seconds: float, console: Console
+) -> None:
+    """`transform`'s summary in the style of ingest's; dbt's own log stays in its file."""
+    table = Table(title="Transform summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Marts", BUILD_MODES[build.mode])
+    if build.dbt is not None:
+        shown = {k: v for k, v in build.dbt.statuses.items() if k != "no-op"}
+        table.add_row("dbt build", ", ".join(f"{k} {v}" for k, v in sorted(shown.items())))
+        table.add_row("dbt log", str(dbt_artifacts_dir(settings.work_dir) / "logs" / "dbt.log"))
+    table.add_row("Warehouse", str(settings.db_path) + ("  (DEMO data)" if settings.demo else ""))
+    stages = ", ".join(f"{name} {s:.1f} s" for name, s in build.stages.items())
+    table.add_row("Time", f"{seconds:.1f} s" + (f"  ({stages})" if stages else ""))
+    console.print(table)
+    if build.dbt is not None:
+        stored = _stored_failures(work_db)
+        for warning in build.dbt.warnings + build.dbt.failures:
+            test = warning.split(":", 1)[0]
+            hint = f"; its rows: select * from audit.{test}" if test in stored else ""
+            console.print(f"[yellow]warned:[/] {warning}{hint}", soft_wrap=True)
+        print_flags(unpriced_models(work_db), data_quality_counts(work_db), console)
+
+
+def _stored_failures(work_db: Path) -> set[str]:
+    """Tests whose failing rows dbt stored (store_failures) in the `audit` schema."""
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        rows = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'audit'"
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(row[0]) for row in rows}
