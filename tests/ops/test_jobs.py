@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,53 @@ def test_every_command_has_help_with_examples(cli: Any) -> None:
     for command in ("submit", "status", "cancel", "retry", "watch"):
         result = cli(command, "--help")
         assert result.exit_code == 0 and "Examples" in result.stdout
+
+
+def test_status_from_the_warehouse_finds_short_ids_says_not_found_and_flags_unpriced(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    from batchledger.ops.api import format_usd
+    from tests.cli.test_cli_ingest import run_cli
+    from tests.conftest import TEST_API_KEY
+
+    db = tmp_path / "data" / "warehouse.duckdb"
+    keyed = {
+        "TOGETHER_API_KEY": TEST_API_KEY,
+        "TOGETHER_BASE_URL": emulator.base_url or "",
+        "BATCHLEDGER_DB": str(db),
+    }
+    assert run_cli("ingest", env=keyed, cwd=tmp_path).returncode == 0
+    keyless = {"TOGETHER_API_KEY": "", "BATCHLEDGER_DB": str(db), "COLUMNS": "80"}
+
+    listed = run_cli("status", "--json", env=keyless, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert all("unpriced_items" in row for row in rows)
+    unpriced = [row for row in rows if row["unpriced_items"]]
+    assert unpriced, "the demo scenario has a job on a model with no price"
+
+    # The table at 80 columns: every id as printed, every figure whole, unpriced flagged.
+    table = run_cli("status", env=keyless, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    for row in rows:
+        assert row["batch_id"][:8] in table.stdout
+        assert f"{row['total_tokens']:,}" in table.stdout
+    for row in rows:
+        if row["cost_usd"] is None:
+            continue
+        shown = format_usd(Decimal(row["cost_usd"]))
+        assert shown in table.stdout
+        assert (shown + "*" in table.stdout) == bool(row["unpriced_items"])
+    assert "unpriced" in table.stdout
+
+    # An id as the table prints it (8 characters) is accepted, with and without a key.
+    job = unpriced[0]
+    for env in (keyless, keyed):
+        one = run_cli("status", job["batch_id"][:8], "--json", env=env, cwd=tmp_path)
+        assert one.returncode == 0, one.stderr
+        assert [r["batch_id"] for r in json.loads(one.stdout)] == [job["batch_id"]]
+        assert json.loads(one.stdout)[0]["unpriced_items"] == job["unpriced_items"]
+
+    missing = run_cli("status", "no-such-batch", env=keyless, cwd=tmp_path)
+    assert missing.returncode == 4
+    assert "not found" in missing.stderr and "No API key" not in missing.stderr

@@ -155,6 +155,7 @@ def _figures_json(figures: JobFigures | None) -> dict[str, Any] | None:
         "items_not_processed": figures.items_not_processed,
         "total_tokens": figures.total_tokens,
         "cost_usd": str(figures.cost_usd) if figures.cost_usd is not None else None,
+        "unpriced_items": figures.unpriced_items,
     }
 
 
@@ -173,22 +174,47 @@ def _print_summary(job: dict[str, Any], figures: JobFigures | None) -> None:
 # -- status -------------------------------------------------------------------------------------
 
 
+def resolve_batch_id(given: str, known: list[str]) -> str:
+    """A full batch id from `given`: itself when known, else the one known id it starts (the
+    table shows ids cut to 8 characters); unknown ids pass through for the API to judge."""
+    if given in known:
+        return given
+    matches = sorted({batch_id for batch_id in known if batch_id.startswith(given)})
+    if len(matches) > 1:
+        raise OpsError(f"{given!r} starts {len(matches)} batch ids: " + ", ".join(matches[:5]))
+    return matches[0] if matches else given
+
+
 def _status_rows(settings: Settings, batch_id: str | None) -> list[dict[str, Any]]:
     figures = job_figures(settings.db_path)
     if settings.api_key:
         with open_client(settings) as client:
-            jobs = [client.get_batch(batch_id)] if batch_id else client.list_batches()
+            if batch_id:
+                known = list(figures)
+                if batch_id not in known and len(batch_id) < 36:
+                    known += [str(job.get("id")) for job in client.list_batches()]
+                jobs = [client.get_batch(resolve_batch_id(batch_id, known))]
+            else:
+                jobs = client.list_batches()
     else:
         # No key: show what the warehouse knows, as of the last ingest.
-        jobs = [
-            {"id": f.batch_id, "model_id": f.model, "status": f.status, "created_at": f.created_at}
-            for f in figures.values()
-            if batch_id is None or f.batch_id == batch_id
-        ]
-        if not jobs:
+        if not figures:
             from batchledger.together.errors import TogetherAuthError
 
             raise TogetherAuthError("No API key and no warehouse data: set TOGETHER_API_KEY")
+        wanted = resolve_batch_id(batch_id, list(figures)) if batch_id else None
+        jobs = [
+            {"id": f.batch_id, "model_id": f.model, "status": f.status, "created_at": f.created_at}
+            for f in figures.values()
+            if wanted is None or f.batch_id == wanted
+        ]
+        if not jobs:
+            from batchledger.together.errors import TogetherNotFoundError
+
+            raise TogetherNotFoundError(
+                f"Batch {batch_id} not found in {settings.db_path} "
+                f"({len(figures)} jobs, as of the last ingest)"
+            )
     rows = []
     for job in jobs:
         fig = figures.get(str(job.get("id")))
@@ -215,16 +241,7 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
     columns = ["id", "model", "status", "progress", "ok", "failed", "tokens", "cost", "age"]
     if not with_progress:
         columns.remove("progress")
-    for column in columns:
-        numeric = column in ("ok", "failed", "tokens", "cost")
-        # Only the model may wrap: ids and statuses must stay greppable on narrow terminals,
-        # and it keeps a minimum width so a narrow terminal never squeezes it to nothing.
-        table.add_column(
-            column,
-            justify="right" if numeric else "left",
-            no_wrap=column != "model",
-            min_width={"model": 12, "age": 3}.get(column),
-        )
+    all_cells = []
     for row in rows:
         known = "items_succeeded" in row
         cells = {
@@ -238,17 +255,34 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
             "ok": str(row["items_succeeded"]) if known else "",
             "failed": str(row["items_failed"]) if known else "",
             "tokens": f"{row['total_tokens']:,}" if known else "",
-            # A job with items but no price is flagged, never shown as $0.
+            # A job with items but no price is flagged, never shown as $0, and a partly
+            # priced one says that its figure leaves items out.
             "cost": (
                 ""
                 if not known
-                else _money(row["cost_usd"])
-                if row["cost_usd"] is not None
                 else "unpriced"
+                if row["cost_usd"] is None
+                else _money(row["cost_usd"]) + ("*" if row["unpriced_items"] else "")
             ),
             "age": row["age"],
         }
+        all_cells.append(cells)
+    for column in columns:
+        numeric = column in ("ok", "failed", "tokens", "cost")
+        # Only the model may wrap: ids and statuses must stay greppable on narrow terminals,
+        # and it keeps a minimum width so a narrow terminal never squeezes it to nothing.
+        # Figures are never cut: their column is as wide as its widest figure.
+        widest = max((len(cells[column]) for cells in all_cells), default=0)
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            no_wrap=column != "model",
+            min_width=widest if numeric or column == "id" else {"model": 12, "age": 3}.get(column),
+        )
+    for cells in all_cells:
         table.add_row(*(cells[column] for column in columns))
+    if any(cell["cost"].endswith("*") for cell in all_cells):
+        table.caption = "* some items unpriced, left out of the cost (--json: unpriced_items)"
     return table
 
 

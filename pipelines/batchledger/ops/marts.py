@@ -21,11 +21,13 @@ class JobFigures:
     items_not_processed: int
     total_tokens: int
     cost_usd: Decimal | None
+    # Items with no price (or flagged usage): their cost is not in cost_usd.
+    unpriced_items: int = 0
 
 
 _QUERY = """
     select batch_id, model, status, cast(created_at as varchar), items_succeeded, items_failed,
-        items_not_processed, total_tokens, cost_usd
+        items_not_processed, total_tokens, cost_usd, unpriced_items
     from marts.cost_by_job
 """
 
@@ -64,6 +66,7 @@ def job_figures(db_path: Path) -> dict[str, JobFigures]:
             items_not_processed=int(row[6] or 0),
             total_tokens=int(row[7] or 0),
             cost_usd=Decimal(row[8]) if row[8] is not None else None,
+            unpriced_items=int(row[9] or 0),
         )
         for row in rows
     }
