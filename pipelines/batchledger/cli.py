@@ -179,7 +179,7 @@ def transform(
     started = time.monotonic()
     settings, work_db = _working_copy()
     log = dbt_artifacts_dir(settings.work_dir) / "logs" / "dbt.log"
-    console.print(f"Building the marts of {settings.db_path} (dbt's log: {log})", soft_wrap=True)
+    console.print(f"Checking the marts of {settings.db_path} (dbt's log: {log})", soft_wrap=True)
     with ingest_lock(settings.work_dir):
         try:
             result = build_and_publish(

@@ -154,7 +154,8 @@ def _figures_json(figures: JobFigures | None) -> dict[str, Any] | None:
         "items_failed": figures.items_failed,
         "items_not_processed": figures.items_not_processed,
         "total_tokens": figures.total_tokens,
-        "cost_usd": str(figures.cost_usd) if figures.cost_usd is not None else None,
+        # Fixed-point text, never exponent notation (a zero DECIMAL(38,18) is "0E-18").
+        "cost_usd": f"{figures.cost_usd:f}" if figures.cost_usd is not None else None,
         "unpriced_items": figures.unpriced_items,
     }
 
