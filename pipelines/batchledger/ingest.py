@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dlt
 import duckdb
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,15 +22,14 @@ from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_model
 from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
 from batchledger.run_stats import peak_rss_mb, write_run_stats
 from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads, uses_demo
-from batchledger.sources.batchledger_ops import batchledger_ops, has_records
 from batchledger.sources.batchledger_ops import settings as ops_source
-from batchledger.sources.together_batches import (
+from batchledger.sources.batchledger_ops.helpers import has_records
+from batchledger.sources.together_batches.helpers import (
+    IngestPlan,
     IngestReport,
-    SourceOptions,
+    PendingFile,
     list_account,
-    together_batches,
 )
-from batchledger.sources.together_batches.helpers import IngestPlan, PendingFile
 from batchledger.sources.together_batches.settings import DATASET_NAME, PIPELINE_NAME
 from batchledger.together import TogetherClient
 from batchledger.transform import DbtChild, DbtOutcome, dbt_project_exists
@@ -42,6 +40,9 @@ from batchledger.warehouse import (
     publish,
     read_known_state,
 )
+
+if TYPE_CHECKING:
+    import dlt
 
 BUILD_MODES = {
     "up_to_date": "up to date (nothing changed: no dbt build, no publish)",
@@ -182,6 +183,11 @@ def _pipeline(settings: Settings, work_db: Path, name: str, dataset: str) -> dlt
 
     DuckDB gets an explicit memory limit, thread count and spill folder, so loading a file of
     any size keeps the ingest process's memory bounded."""
+    # dlt is imported here, not at the top: it takes ~2 s, and a run with nothing new never
+    # loads anything.
+    import dlt
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
     # Arrow items (file lines) get `_dlt_load_id` too: incremental builds and publishing find
     # the lines written since a given load by it.
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
@@ -213,6 +219,8 @@ def load_raw(
 ) -> None:
     """Load what `plan` found new into the working database with dlt (without a client, from
     the landing folder only)."""
+    from batchledger.sources.together_batches import SourceOptions, together_batches
+
     pipeline = _pipeline(settings, work_db, PIPELINE_NAME, DATASET_NAME)
     scratch = settings.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -253,6 +261,8 @@ def load_ops_store(settings: Settings, work_db: Path) -> str:
     fingerprint = ops_inputs_fingerprint(folder, OPS_INPUT_FILES)
     previous = read_build_state(settings.work_dir)
     if has_records(folder) and (previous is None or previous.ops_inputs != fingerprint):
+        from batchledger.sources.batchledger_ops import batchledger_ops
+
         pipeline = _pipeline(settings, work_db, ops_source.PIPELINE_NAME, ops_source.DATASET_NAME)
         pipeline.run(batchledger_ops(folder))
         drop_load_staging(work_db, (ops_source.DATASET_NAME,))

@@ -21,8 +21,7 @@ from batchledger.build import BuildError, build_and_publish
 from batchledger.ingest import IngestError, IngestResult, load_raw, quiet_third_parties
 from batchledger.landing import landing_path
 from batchledger.settings import Settings
-from batchledger.sources.together_batches import IngestReport
-from batchledger.sources.together_batches.helpers import plan_ingest
+from batchledger.sources.together_batches.helpers import IngestReport, plan_ingest
 from batchledger.sources.together_batches.settings import DATASET_NAME
 from batchledger.warehouse import ingest_lock, publish, read_known_state
 

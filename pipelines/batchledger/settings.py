@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import dlt
 
 from batchledger.together import DEFAULT_BASE_URL
 from batchledger.together.deadline import Deadline
@@ -73,9 +72,33 @@ def _lookup(env: str, key: str, *, secret: bool = False) -> str | None:
     value = os.environ.get(env)
     if value:
         return value
+    if not _dlt_config_present():
+        return None
+    import dlt  # ~2 s to import: only when it has somewhere to find a value
+
     provider = dlt.secrets if secret else dlt.config
     found: object = provider.get(f"{DLT_SECTION}.{key}")
     return str(found) if found not in (None, "") else None
+
+
+def _dlt_config_present() -> bool:
+    """Whether dlt's config could hold a batchledger key: a `SOURCES__TOGETHER_BATCHES__*`
+    variable, or a config.toml or secrets.toml in the project's `.dlt/` or in any folder dlt
+    may take as its global one. A superset of where dlt looks, so no value is missed; without
+    any of them a run (a no-op run above all) does not pay for importing dlt."""
+    env_prefix = DLT_SECTION.replace(".", "__").upper() + "__"
+    if any(name.upper().startswith(env_prefix) for name in os.environ):
+        return True
+    folders = [
+        Path(os.environ.get("DLT_PROJECT_DIR", ".")) / ".dlt",
+        Path.home() / ".dlt",
+        Path("/var/dlt"),
+        Path(tempfile.gettempdir()) / "dlt",
+    ]
+    for variable in ("XDG_DATA_HOME", "DLT_DATA_DIR"):
+        if os.environ.get(variable):
+            folders += [Path(os.environ[variable]), Path(os.environ[variable]) / "dlt"]
+    return any((f / name).is_file() for f in folders for name in ("config.toml", "secrets.toml"))
 
 
 def _flag(env: str, key: str, default: bool) -> bool:

@@ -78,3 +78,21 @@ def test_env_settings_and_dlt_toml(tmp_path: Path, monkeypatch: object) -> None:
         [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True
     )
     assert from_env.stdout.split() == ["http://env.example", "from_toml.duckdb", "False"]
+
+
+def test_a_run_with_nothing_to_load_does_not_import_dlt(tmp_path: Path) -> None:
+    """dlt takes ~2 s to import; the no-op path (settings, listing, planning, build state)
+    must not pay for it. It is imported when a load or a dlt config file needs it."""
+    probe = (
+        "import sys\n"
+        "import batchledger.cli, batchledger.ingest, batchledger.build, batchledger.warehouse\n"
+        "from batchledger.settings import load_settings\n"
+        "load_settings()\n"
+        "print(sorted(m for m in sys.modules if m == 'dlt' or m.startswith('dlt.')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SOURCES__")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

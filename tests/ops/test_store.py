@@ -10,8 +10,8 @@ import duckdb
 
 from batchledger.ops.store import Submission, ops_dir, record_submission, tags_in
 from batchledger.settings import DEMO_DB
-from batchledger.sources.batchledger_ops import batchledger_ops, has_records
-from batchledger.sources.batchledger_ops.helpers import plain_decimal
+from batchledger.sources.batchledger_ops import batchledger_ops
+from batchledger.sources.batchledger_ops.helpers import has_records, plain_decimal
 from batchledger.sources.batchledger_ops.settings import DATASET_NAME
 from tests.conftest import make_settings
 

@@ -3,63 +3,24 @@
 Together's batch object carries no tags and no lineage, so the ops commands keep them in plain
 files beside the warehouse (batchledger.ops.store). This source loads those files on every ingest
 so that the marts see each batch's tags (cohorts) and its parent batch (retries).
+
+The source (`source.py`) is imported on first use, like together_batches': dlt is slow to
+import, and a run whose ops store did not change never needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dlt
-from dlt.extract.resource import DltResource
+if TYPE_CHECKING:
+    from batchledger.sources.batchledger_ops.source import batchledger_ops
 
-from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, submissions_in, tags_in
-from batchledger.sources.batchledger_ops.helpers import submission_rows
+__all__ = ["batchledger_ops"]
 
 
-def has_records(folder: Path) -> bool:
-    """True when the store holds anything to load (an ingest skips the source otherwise)."""
-    return (folder / SUBMISSIONS_FILE).exists() or (folder / TAGS_FILE).exists()
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from batchledger.sources.batchledger_ops import source
 
-
-@dlt.source(name="batchledger_ops", max_table_nesting=0)
-def batchledger_ops(ops_folder: Path) -> tuple[DltResource, ...]:
-    """Submissions and batch tags recorded by the ops commands in `ops_folder`."""
-
-    @dlt.resource(
-        name="submissions",
-        write_disposition="merge",
-        primary_key="batch_id",
-        columns={
-            "batch_id": {"data_type": "text", "nullable": False},
-            "submitted_at": {"data_type": "timestamp", "timezone": True},
-            "file": {"data_type": "text"},
-            "input_file_id": {"data_type": "text"},
-            "model": {"data_type": "text"},
-            "lines": {"data_type": "bigint"},
-            # Text, so that dlt never rounds it; staging casts it to DECIMAL(38,18).
-            "estimate_usd": {"data_type": "text"},
-            "tags": {"data_type": "json"},
-            "parent_batch_id": {"data_type": "text"},
-        },
-    )
-    def submissions() -> Iterator[list[dict[str, Any]]]:
-        """One row per batch submitted by `batchledger submit` or `retry --submit`."""
-        yield submission_rows(submissions_in(ops_folder))
-
-    @dlt.resource(
-        name="batch_tags",
-        write_disposition="merge",
-        primary_key=("batch_id", "tag_key"),
-        columns={
-            "batch_id": {"data_type": "text", "nullable": False},
-            "tag_key": {"data_type": "text", "nullable": False},
-            "tag_value": {"data_type": "text"},
-        },
-    )
-    def batch_tags() -> Iterator[list[dict[str, str]]]:
-        """One row per batch and tag key given with `--tag key=value` (or inherited by a retry)."""
-        yield tags_in(ops_folder)
-
-    return submissions, batch_tags
+        return getattr(source, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
-from batchledger.ops.store import Submission
+from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, Submission
 
 
 def plain_decimal(value: str | None) -> str | None:
@@ -27,3 +28,8 @@ def submission_rows(submissions: list[Submission]) -> list[dict[str, Any]]:
         row["estimate_usd"] = plain_decimal(submission.estimate_usd)
         latest[submission.batch_id] = row
     return list(latest.values())
+
+
+def has_records(folder: Path) -> bool:
+    """True when the store holds anything to load (an ingest skips the source otherwise)."""
+    return (folder / SUBMISSIONS_FILE).exists() or (folder / TAGS_FILE).exists()

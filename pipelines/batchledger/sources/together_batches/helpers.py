@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import re
 import struct
 import tempfile
@@ -39,6 +40,7 @@ from batchledger.sources.together_batches.settings import (
     RESULT_BATCH_ROWS,
     TERMINAL_STATUSES,
 )
+from batchledger.together import TogetherClient, TogetherNotFoundError
 
 LINES_SCHEMA = pa.schema([("line_number", pa.int64()), ("raw", pa.large_string())])
 BOM = b"\xef\xbb\xbf"
@@ -49,6 +51,7 @@ _BLANK_LINE = r"\n[\t\x0b\x0c\r ]*\n"  # RE2, for a blank line after the first o
 _BLANK_HEAD = re.compile(_WHITESPACE + rb"\n")
 _BLANK_REST = re.compile(_WHITESPACE)
 RESULT_KINDS = frozenset({"output", "error"})
+log = logging.getLogger(__name__)
 
 # The careful path parses each line once, by from_json into just the fields we keep. Leaves that
 # vary in shape stay JSON so that an odd value does not reject a billable line.
@@ -830,3 +833,42 @@ def plan_ingest(
         pending=pending,
         file_metadata=metadata,
     )
+
+
+@dataclass
+class IngestReport:
+    """Counts for the end-of-run summary, filled in while the source runs."""
+
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    status_changes: int = 0
+    files_loaded: int = 0
+    bytes_downloaded: int = 0
+    lines: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    quarantine_examples: list[str] = field(default_factory=list)
+    unavailable_files: list[str] = field(default_factory=list)
+    # One line per object the client skipped or repaired (no usable id, a field of the wrong
+    # type, a key that would overwrite a known column).
+    api_warnings: list[str] = field(default_factory=list)
+
+    def add_tally(self, table: str, pending: PendingFile, tally: FileTally) -> None:
+        self.files_loaded += 1
+        self.lines[table] = self.lines.get(table, 0) + tally.lines_loaded
+        self.quarantined += tally.lines_quarantined
+        for reason, count in tally.quarantine_errors.items():
+            self.quarantine_examples.append(
+                f"{count} line(s) of {pending.file_kind} file {pending.file_id}: {reason}"
+            )
+
+
+def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
+    """One listing of batches and files (two requests), compared with what the warehouse holds."""
+
+    def lookup_file(file_id: str, batch_id: str) -> dict[str, Any] | None:
+        try:
+            return client.get_file(file_id, batch_id=batch_id)
+        except TogetherNotFoundError as exc:
+            log.warning("%s", exc)
+            return None
+
+    return plan_ingest(client.list_batches(), client.list_files(), known, lookup_file)
