@@ -225,8 +225,18 @@ def test_cost_by_job_equals_python(
     expected = totals_by(items.values(), lambda item: item.batch_id)
     found = {row["batch_id"]: row for row in rows(con, "select * from marts.cost_by_job")}
     assert set(found) == {batch["id"] for batch in raw_fixture.BATCHES}
+    terminal = {"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"}
+    status_of = {batch["id"]: batch["status"] for batch in raw_fixture.BATCHES}
     for batch_id, row in found.items():
-        assert_totals(row, expected.get(batch_id, Totals()), batch_id)
+        totals = expected.get(batch_id, Totals())
+        assert_totals(row, totals, batch_id)
+        # A failed, expired or cancelled job's unprocessed items are failures too.
+        assert row["has_failures"] is (totals.failed + totals.not_processed > 0), batch_id
+        # A running job's cost is pending, never a final figure.
+        final = status_of[batch_id] in terminal and totals.pending == 0
+        assert row["is_cost_final"] is final, batch_id
+    assert found["batch-qwen-nov"]["is_cost_final"] is False
+    assert found["batch-qwen-expired"]["has_failures"] is True
     validating = found["batch-validating"]
     assert validating["items_total"] == 0 and validating["status"] == "validating"
     assert validating["has_input_file_loaded"] is False
@@ -258,6 +268,11 @@ def test_cost_by_model_equals_python(
     assert set(found) == set(expected)
     for model, row in found.items():
         assert_totals(row, expected[model], model)
+        # First and last use count only items that used tokens: a job whose items never ran
+        # (failed, expired, not processed) is no use of the model.
+        used = [i.used_at for i in items.values() if i.model == model and i.total_tokens > 0]
+        assert row["first_used_at"] == (min(used) if used else None), model
+        assert row["last_used_at"] == (max(used) if used else None), model
     assert found[raw_fixture.ACME]["cost_usd"] is None
     assert found[raw_fixture.ACME]["unpriced_items"] == 2
 

@@ -109,7 +109,11 @@ final as (
         job_measures.savings_usd,
         job_measures.usd_per_million_tokens,
         coalesce(job_measures.unpriced_items, 0) as unpriced_items,
-        coalesce(job_measures.items_failed, 0) > 0 as has_failures,
+        -- A failed job's items are "not processed": they are failures too.
+        coalesce(job_measures.items_failed, 0) > 0
+        or coalesce(job_measures.items_not_processed, 0) > 0 as has_failures,
+        -- Figures that can still grow read as pending, not as a final zero.
+        batches.is_terminal and coalesce(job_measures.items_pending, 0) = 0 as is_cost_final,
         coalesce(job_tags.tags, cast(map() as map(varchar, varchar))) as tags,  -- noqa: LT01
         batch_lineage.parent_batch_id,
         coalesce(batch_lineage.root_batch_id, batches.batch_id) as root_batch_id,

@@ -123,7 +123,11 @@ attempt_totals as (
         sum(input_cost_usd) as input_cost_usd,
         sum(output_cost_usd) as output_cost_usd,
         sum(cost_usd) as cost_usd,
-        sum(cost_usd) filter (where retry_depth > 0) as retry_cost_usd,
+        -- Never retried: the retries cost nothing (0); null keeps its meaning, unpriced.
+        case
+            when max(retry_depth) = 0 then cast(0 as decimal(38, 18))
+            else sum(cost_usd) filter (where retry_depth > 0)
+        end as retry_cost_usd,
         sum(realtime_cost_usd) as realtime_cost_usd,
         sum(savings_usd) as savings_usd,
         cast(sum(unpriced_items) as bigint) as unpriced_items
@@ -183,7 +187,8 @@ final as (
         attempt_totals.realtime_cost_usd,
         attempt_totals.savings_usd,
         attempt_totals.unpriced_items,
-        coalesce(logical_item_counts.items_failed, 0) > 0 as has_failures,
+        coalesce(logical_item_counts.items_failed, 0) > 0
+        or coalesce(logical_item_counts.items_not_processed, 0) > 0 as has_failures,
         coalesce(roots.tags, cast(map() as map(varchar, varchar))) as tags  -- noqa: LT01
 
     from attempt_totals
