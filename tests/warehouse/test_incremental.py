@@ -29,10 +29,12 @@ from tests.conftest import TEST_API_KEY, make_settings
 MARTS = (
     "fct_batch_items",
     "fct_batch_month_costs",
+    "fct_batch_day_costs",
     "fct_batch_month_cohort_costs",
     "cost_by_job",
     "cost_by_model",
     "cost_by_month",
+    "cost_by_day",
     "cost_by_cohort",
     "cost_by_logical_job",
     "budget_status",

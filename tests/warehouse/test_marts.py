@@ -24,11 +24,13 @@ from .expected import (
 MARTS = {
     "fct_batch_items",
     "fct_batch_month_costs",
+    "fct_batch_day_costs",
     "data_quality_issues",
     "fct_batch_month_cohort_costs",
     "cost_by_job",
     "cost_by_model",
     "cost_by_month",
+    "cost_by_day",
     "cost_by_cohort",
     "budget_status",
 }
@@ -258,6 +260,21 @@ def test_cost_by_month_equals_python(
     assert set(found) == set(expected)
     for key, row in found.items():
         assert_totals(row, expected[key], key)
+
+
+def test_cost_by_day_equals_python(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    """A UTC day of usage time per row, its month beside it; days add up to their month."""
+    expected = totals_by(items.values(), lambda item: (item.used_at.date(), item.model))
+    found = {
+        (row["usage_date"], row["model"]): row
+        for row in rows(con, "select * from marts.cost_by_day")
+    }
+    assert set(found) == set(expected)
+    for key, row in found.items():
+        assert_totals(row, expected[key], key)
+        assert row["usage_month"] == key[0].replace(day=1)
 
 
 def test_cost_by_model_equals_python(

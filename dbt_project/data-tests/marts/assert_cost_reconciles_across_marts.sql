@@ -1,10 +1,11 @@
 -- The cost, realtime cost, savings, item and token totals are the same in fct_batch_items,
--- cost_by_job, cost_by_model and cost_by_month. Fails with one row per mart that differs
--- from fct_batch_items.
+-- cost_by_job, cost_by_model, cost_by_month and cost_by_day. Fails with one row per mart
+-- that differs from fct_batch_items.
 {%- set rollups = [
     ('cost_by_job', 'jobs'),
     ('cost_by_model', 'models'),
     ('cost_by_month', 'months'),
+    ('cost_by_day', 'days'),
 ] %}
 
 with
@@ -30,6 +31,12 @@ models as (
 months as (
 
     select * from {{ ref('cost_by_month') }}
+
+),
+
+days as (
+
+    select * from {{ ref('cost_by_day') }}
 
 ),
 
