@@ -363,3 +363,33 @@ def test_every_mart_and_staging_column_carries_its_description_in_the_file(
         "order by all"
     ).fetchall()
     assert undocumented == []
+
+
+def test_team_and_project_are_flat_columns_of_items_and_jobs(
+    con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
+) -> None:
+    """BI tools that cannot read a MAP get the configured cohort keys as plain columns."""
+    found = {
+        (row["batch_id"], row["custom_id"]): row
+        for row in rows(con, "select batch_id, custom_id, team, project from marts.fct_batch_items")
+    }
+    assert set(found) == set(items)
+    for key, item in items.items():
+        assert (found[key]["team"], found[key]["project"]) == (
+            item.cohort.get("team"),
+            item.cohort.get("project"),
+        ), key
+    assert any(row["team"] for row in found.values())
+
+    jobs = {row["batch_id"]: row for row in rows(con, "select * from marts.cost_by_job")}
+    for batch_id, job in jobs.items():
+        mine = [item for item in items.values() if item.batch_id == batch_id]
+        for column in ("team", "project"):
+            values = {item.cohort.get(column) for item in mine}
+            if values in (set(), {None}):
+                expected = None
+            elif len(values) == 1:
+                expected = values.pop()
+            else:
+                expected = "(mixed)"  # items disagree, or only some have one
+            assert job[column] == expected, (batch_id, column)

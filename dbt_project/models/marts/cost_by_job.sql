@@ -64,6 +64,29 @@ job_measures as (
 
 ),
 
+batch_month_cohort_costs as (
+
+    select * from {{ ref('fct_batch_month_cohort_costs') }}
+
+),
+
+job_cohort_values as (
+
+    -- Per job and flat cohort key: how many values its items carry, and how many items carry
+    -- the key at all, so a job whose items disagree (or only some have it) reads '(mixed)'.
+    select
+        batch_month_cohort_costs.batch_id,
+        batch_month_cohort_costs.cohort_key,
+        count(distinct batch_month_cohort_costs.cohort_value) as distinct_values,
+        min(batch_month_cohort_costs.cohort_value) as cohort_value,
+        sum(batch_month_cohort_costs.items_total) as items_with_key
+
+    from batch_month_cohort_costs
+    where batch_month_cohort_costs.cohort_key in ({{ cohort_key_list() }})
+    group by batch_month_cohort_costs.batch_id, batch_month_cohort_costs.cohort_key
+
+),
+
 job_tags as (
 
     select
@@ -115,6 +138,16 @@ final as (
         -- Figures that can still grow read as pending, not as a final zero.
         batches.is_terminal and coalesce(job_measures.items_pending, 0) = 0 as is_cost_final,
         coalesce(job_tags.tags, cast(map() as map(varchar, varchar))) as tags,  -- noqa: LT01
+        {% for key in cohort_columns() -%}
+            case
+                when cohort_{{ key }}.batch_id is null then null
+                when
+                    cohort_{{ key }}.distinct_values = 1
+                    and cohort_{{ key }}.items_with_key = job_measures.items_total
+                    then cohort_{{ key }}.cohort_value
+                else '(mixed)'
+            end as {{ key }},
+        {% endfor -%}
         batch_lineage.parent_batch_id,
         coalesce(batch_lineage.root_batch_id, batches.batch_id) as root_batch_id,
         coalesce(batch_lineage.retry_depth, 0) as retry_depth
@@ -128,6 +161,12 @@ final as (
         on batches.batch_id = job_tags.batch_id
     left join batch_lineage
         on batches.batch_id = batch_lineage.batch_id
+    {% for key in cohort_columns() -%}
+        left join job_cohort_values as cohort_{{ key }}
+            on
+            batches.batch_id = cohort_{{ key }}.batch_id
+            and cohort_{{ key }}.cohort_key = '{{ key }}'
+    {% endfor -%}
 
 )
 

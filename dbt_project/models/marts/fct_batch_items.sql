@@ -55,6 +55,9 @@ final as (
         batch_items.realtime_cost_usd,
         batch_items.savings_usd,
         coalesce(cohorts.cohort, cast(map() as map(varchar, varchar))) as cohort,  -- noqa: LT01
+        {% for key in cohort_columns() -%}
+            cohorts.cohort['{{ key }}'] as {{ key }},
+        {% endfor -%}
         batch_items.input_line_number,
         batch_items.result_id,
         batch_items.result_file_id,
