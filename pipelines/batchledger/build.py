@@ -58,6 +58,8 @@ class BuildError(RuntimeError):
 class BuildResult:
     mode: BuildMode
     dbt: DbtOutcome | None = None
+    # Why a full build was full, in words for the summary.
+    reason: str = ""
     # Seconds per stage (dbt, publish), for the summary and `make bench`.
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -94,6 +96,14 @@ def build_and_publish(
         build_id=previous.build_id if previous is not None else "",
     )
     result = BuildResult(mode=_mode(previous, state, full_refresh))
+    if result.mode == "full":
+        result.reason = (
+            "asked for with --full-refresh"
+            if full_refresh
+            else "first build"
+            if previous is None
+            else "dbt_project/, prices/ or the raw columns changed"
+        )
     if result.mode == "up_to_date" and published.exists():
         return result
     if result.mode in {"incremental", "full"}:

@@ -39,6 +39,7 @@ from batchledger.warehouse import (
     prepare_work_db,
     publish,
     read_known_state,
+    work_db_path,
 )
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 BUILD_MODES = {
     "up_to_date": "up to date (nothing changed: no dbt build, no publish)",
     "incremental": "rebuilt the batches that changed, then published",
-    "full": "full rebuild (first build, or dbt_project/ or prices/ changed), then published",
+    "full": "full rebuild ({reason}), then published",
     "publish_only": "published (the published file was missing)",
 }
 # The ops store's files that marts read; alert state is not an input.
@@ -292,7 +293,7 @@ def print_summary(result: IngestResult, console: Console) -> None:
     )
     table.add_row("Lines quarantined", str(report.quarantined))
     if result.build is not None:
-        table.add_row("Marts", BUILD_MODES[result.build.mode])
+        table.add_row("Marts", describe_build(result.build))
     if result.dbt is not None:
         # Exposures report "no-op": they document the finance queries, they build nothing.
         shown = {k: v for k, v in result.dbt.statuses.items() if k != "no-op"}
@@ -309,6 +310,8 @@ def print_summary(result: IngestResult, console: Console) -> None:
         + (f", dbt {peaks['dbt']:,.0f} MB" if peaks["dbt"] else ""),
         style="dim",
     )
+    if result.dbt is not None:
+        print_warned_tests(result.dbt, work_db_path(result.settings.work_dir), console)
     for line in report.quarantine_examples[:10]:
         console.print(f"[yellow]quarantined:[/] {line} (see raw_together.quarantine)")
     for line in report.api_warnings[:10]:
@@ -318,6 +321,11 @@ def print_summary(result: IngestResult, console: Console) -> None:
     print_flags(result.unpriced_models, result.data_quality, console)
     if result.settings.demo:
         console.print("[bold yellow]This is DEMO data from the bundled emulator.[/]")
+
+
+def describe_build(build: BuildResult) -> str:
+    """What the build did, in words (with why, for a full one)."""
+    return BUILD_MODES[build.mode].format(reason=build.reason or "first build")
 
 
 def print_flags(
@@ -348,7 +356,7 @@ def print_transform_summary(
     table = Table(title="Transform summary", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("Marts", BUILD_MODES[build.mode])
+    table.add_row("Marts", describe_build(build))
     if build.dbt is not None:
         shown = {k: v for k, v in build.dbt.statuses.items() if k != "no-op"}
         table.add_row("dbt build", ", ".join(f"{k} {v}" for k, v in sorted(shown.items())))
@@ -358,12 +366,19 @@ def print_transform_summary(
     table.add_row("Time", f"{seconds:.1f} s" + (f"  ({stages})" if stages else ""))
     console.print(table)
     if build.dbt is not None:
-        stored = _stored_failures(work_db)
-        for warning in build.dbt.warnings + build.dbt.failures:
-            test = warning.split(":", 1)[0]
-            hint = f"; its rows: select * from audit.{test}" if test in stored else ""
-            console.print(f"[yellow]warned:[/] {warning}{hint}", soft_wrap=True)
+        print_warned_tests(build.dbt, work_db, console)
         print_flags(unpriced_models(work_db), data_quality_counts(work_db), console)
+
+
+def print_warned_tests(dbt: DbtOutcome, work_db: Path, console: Console) -> None:
+    """Each dbt test that warned, by name, with the query for its rows when dbt stored them."""
+    if not dbt.warnings:
+        return
+    stored = _stored_failures(work_db)
+    for warning in dbt.warnings:
+        test = warning.split(":", 1)[0]
+        hint = f"; its rows: select * from audit.{test}" if test in stored else ""
+        console.print(f"[yellow]warned:[/] {warning}{hint}", soft_wrap=True)
 
 
 def _stored_failures(work_db: Path) -> set[str]:

@@ -51,11 +51,16 @@ def ingest_lock(work_dir: Path) -> Iterator[None]:
 STORAGE_VERSION = "v1.1.0"
 
 
+def work_db_path(work_dir: Path) -> Path:
+    """The working database in a warehouse's private work folder."""
+    return work_dir / "warehouse.duckdb"
+
+
 def prepare_work_db(work_dir: Path, published: Path, *, create: bool = True) -> Path:
     """The working database; seeded from the published file if the working copy was lost, and
     created (with `create`; or rewritten once, from an older batchledger) in STORAGE_VERSION's
     format."""
-    work_db = work_dir / "warehouse.duckdb"
+    work_db = work_db_path(work_dir)
     if not work_db.exists() and published.exists():
         shutil.copyfile(published, work_db)
     if not work_db.exists():

@@ -33,7 +33,7 @@ def test_transform_without_a_key_rebuilds_the_named_warehouse_and_prints_a_summa
     out = refreshed.stdout
     assert "DEMO" not in out and not (tmp_path / "data" / "demo.duckdb").exists()
     assert "Transform summary" in out and str(db) in " ".join(out.split())
-    assert "full rebuild" in out
+    assert "full rebuild (asked for with --full-refresh)" in " ".join(out.split())
     # The demo scenario has unpriced models: the build warns, and the summary names them.
     assert "warned: assert_all_items_priced" in out
     assert "its rows: select * from audit.assert_all_items_priced" in out

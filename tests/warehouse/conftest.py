@@ -101,6 +101,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
     assert "DEMO" in ingest.stdout and "UNPRICED MODELS" in ingest.stdout
+    # The summary names the test that warned, with the query for its rows.
+    assert "its rows: select * from audit.assert_all_items_priced" in ingest.stdout
     run_results = tmp_dir / "data" / ".work" / "demo" / "dbt" / "target" / "run_results.json"
     results = json.loads(run_results.read_text())["results"]
     # Every model, seed and test passes; the one deliberate exception is the unpriced warning.

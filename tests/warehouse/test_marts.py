@@ -357,6 +357,8 @@ def test_every_mart_and_staging_column_carries_its_description_in_the_file(
     ).fetchall()
     assert {schema for schema, _, _ in relations} == {"marts", "staging"}
     assert [(s, t) for s, t, comment in relations if not comment] == []
+    # YAML's folded blocks end in a newline; a BI tool would show it.
+    assert [(s, t) for s, t, comment in relations if comment != comment.strip()] == []
     undocumented = con.execute(
         "select table_name, column_name from duckdb_columns() "
         "where schema_name in ('marts', 'staging') and coalesce(comment, '') = '' "
