@@ -258,7 +258,8 @@ def test_watch_alerts_budgets_from_the_real_mart_once(
     flow: Flow, con: duckdb.DuckDBPyConnection
 ) -> None:
     budgets = con.execute(
-        "select budget_month, scope_key, scope_value, percent_used from marts.budget_status"
+        "select strftime(budget_month, '%Y-%m'), scope_key, scope_value, percent_used "
+        "from marts.budget_status"
     ).fetchall()
     expected = set()
     for month, key, value, percent in budgets:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 
 import duckdb
@@ -48,6 +48,10 @@ def test_shipped_budgets_use_text_months() -> None:
 
 def test_demo_budget_status_reconciles_and_forecasts(demo_con: duckdb.DuckDBPyConnection) -> None:
     budgets = rows(demo_con, "select * from marts.budget_status")
+    # Months are DATEs (first day) in every mart, budget_status included.
+    assert all(isinstance(b["budget_month"], date) for b in budgets)
+    for budget in budgets:
+        budget["budget_month"] = budget["budget_month"].strftime("%Y-%m")
     found = demo_con.execute("select max(used_at) from marts.fct_batch_items").fetchone()
     assert found is not None
     as_of = found[0]

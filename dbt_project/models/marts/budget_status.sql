@@ -165,7 +165,9 @@ budgets_forecast as (
 final as (
 
     select
-        budget_month,
+        -- The month as a DATE (its first day) like every other month; the seed's text
+        -- YYYY-MM stays in staging.
+        usage_month as budget_month,
         usage_month,
         scope_key,
         scope_value,

@@ -89,7 +89,8 @@ class BudgetFigures:
 
 
 _BUDGET_QUERY = """
-    select budget_month, scope_key, scope_value, budget_usd, spent_usd, percent_used,
+    select left(cast(budget_month as varchar), 7) as budget_month, scope_key, scope_value,
+        budget_usd, spent_usd, percent_used,
         forecast_usd, month_state
     from marts.budget_status
     order by budget_month, scope_key, scope_value
@@ -97,7 +98,8 @@ _BUDGET_QUERY = """
 
 
 def budget_figures(db_path: Path) -> list[BudgetFigures]:
-    """Every row of marts.budget_status, or [] while the mart does not exist."""
+    """Every row of marts.budget_status, or [] while the mart does not exist (budget_month as
+    text YYYY-MM, the form alert messages and their dedup keys use)."""
     return [
         BudgetFigures(
             budget_month=str(row[0]),
