@@ -15,7 +15,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) sync --frozen --quiet
 	@touch $@
 
-.PHONY: help setup ingest transform test lint format bench prices docs emulator clean crashtest
+.PHONY: help setup ingest transform test lint format bench prices docs emulator clean crashtest browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,8 +28,16 @@ ingest: $(VENV)/.synced ## Ingest every batch job, build the marts (no TOGETHER_
 transform: $(VENV)/.synced ## Run the dbt build alone against the last ingest
 	@$(RUN) transform
 
-test: lint ## Run lint, type checks and the test suite
+test: lint browser ## Run lint, type checks and the test suite
 	@$(VENV)/bin/pytest -q
+
+# Debian's chromium renders the docs site in a test; installed here when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: ## Install Debian's chromium (the docs render test uses it) when missing
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the docs render test"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(VENV)/.synced ## Lint Python (ruff, mypy --strict) and SQL (sqlfluff, dbt templater)
 	@$(VENV)/bin/ruff check pipelines tests
@@ -52,7 +60,7 @@ bench: $(VENV)/.synced ## End-to-end scale benchmark: parse, cold/no-op/new-job 
 prices: $(VENV)/.synced ## Refresh serverless rows in prices/ from genai-prices (appends dated rows)
 	@$(RUN) prices refresh
 
-docs: $(VENV)/.synced ## Generate the dbt docs site (models, columns, lineage) into dbt_project/target
+docs: $(VENV)/.synced ## Write the dbt docs site as one file that opens from disk: dbt_project/target/static_index.html
 	@$(RUN) docs
 
 emulator: $(VENV)/.synced ## Run the Together-compatible emulator on a free loopback port

@@ -224,10 +224,11 @@ def reprocess(
 @app.command()
 @friendly_errors
 def docs() -> None:
-    """Generate the dbt docs site (models, columns, lineage, exposures) into dbt_project/target.
+    """Generate the dbt docs site (models, columns, lineage, exposures) as one HTML file,
+    dbt_project/target/static_index.html, that opens from disk with no server.
 
     Example:
-      batchledger docs && (cd dbt_project/target && python -m http.server)
+      batchledger docs && xdg-open dbt_project/target/static_index.html
     """
     from batchledger.ingest import IngestError
     from batchledger.paths import DBT_PROJECT_DIR
@@ -236,10 +237,15 @@ def docs() -> None:
 
     settings, work_db = _working_copy()
     with ingest_lock(settings.work_dir):
-        outcome = run_dbt(work_db, ("docs", "generate"), artifacts_dir=DBT_PROJECT_DIR)
+        outcome = run_dbt(work_db, ("docs", "generate", "--static"), artifacts_dir=DBT_PROJECT_DIR)
     if not outcome.success:
         raise IngestError("dbt docs generate failed")
-    console.print(f"Docs written to {DBT_PROJECT_DIR / 'target' / 'index.html'}")
+    site = DBT_PROJECT_DIR / "target" / "static_index.html"
+    console.print(
+        f"Docs written to {site}: one file with everything inlined. Open it in a browser, e.g. "
+        f"[bold]xdg-open {site}[/] (or file://{site}); no server needed.",
+        soft_wrap=True,
+    )
 
 
 @app.command()
