@@ -24,6 +24,8 @@ from batchledger.build_state import (
     read_build_state,
     write_build_state,
 )
+from batchledger.exports import export_marts
+from batchledger.settings import parquet_marts_enabled
 from batchledger.transform import DbtChild, DbtOutcome
 from batchledger.warehouse import publish
 
@@ -136,6 +138,10 @@ def build_and_publish(
     started = time.monotonic()
     publish(work_db, published)
     result.stages["publish"] = time.monotonic() - started
+    if parquet_marts_enabled():
+        started = time.monotonic()
+        export_marts(work_db, published, state.build_id)
+        result.stages["parquet"] = time.monotonic() - started
     write_build_state(work_dir, state)
     return result
 

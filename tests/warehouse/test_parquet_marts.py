@@ -1,0 +1,74 @@
+"""The marts as Parquet, one file per mart, per warehouse, swapped in atomically."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from batchledger.exports import export_marts, marts_folder
+
+
+def test_the_demo_ingest_writes_every_mart_as_parquet_beside_its_own_file(demo_db: Path) -> None:
+    folder = marts_folder(demo_db)
+    assert folder == demo_db.parent / "marts" / "demo"
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        marts = {
+            str(row[0])
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
+        assert {p.stem for p in folder.glob("*.parquet")} == marts
+        for mart in marts:
+            table = pq.read_table(folder / f"{mart}.parquet")  # pyarrow, as a Parquet user would
+            count = con.execute(f'select count(*) from marts."{mart}"').fetchone()
+            assert count is not None and table.num_rows == count[0], mart
+        total = con.execute("select sum(cost_usd) from marts.cost_by_month").fetchone()
+    finally:
+        con.close()
+    costs = pq.read_table(folder / "cost_by_month.parquet").column("cost_usd").to_pylist()
+    assert total is not None and sum(c for c in costs if c is not None) == total[0]
+    assert all(isinstance(c, Decimal) for c in costs if c is not None)  # never a float
+
+
+def work_db(path: Path) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.items (batch_id varchar, cost_usd decimal(38, 18), _build_id varchar)"
+    )
+    con.execute("insert into marts.items values ('b1', 1.5, '1')")
+    con.execute("create table marts.by_month (month date, cost_usd decimal(38, 18))")
+    con.execute("insert into marts.by_month values ('2026-11-01', 1.5)")
+    con.close()
+    return path
+
+
+def test_a_new_set_is_swapped_in_whole_and_unchanged_incremental_marts_are_not_rewritten(
+    tmp_path: Path,
+) -> None:
+    work = work_db(tmp_path / "work.duckdb")
+    published = tmp_path / "data" / "warehouse.duckdb"
+    folder = export_marts(work, published, "1")
+    assert folder == tmp_path / "data" / "marts" / "warehouse" and folder.is_symlink()
+    first_items = (folder / "items.parquet").stat().st_ino
+    held = (folder / "by_month.parquet").open("rb")  # a reader holding the old set
+
+    # Nothing changed in the incremental mart: linked from the last set, not written again.
+    folder = export_marts(work, published, "2")
+    assert (folder / "items.parquet").stat().st_ino == first_items
+    assert len(list(folder.parent.glob(".warehouse-*"))) == 1  # the old set is gone
+    assert held.read(4) == b"PAR1"  # and its reader still reads it
+    held.close()
+
+    con = duckdb.connect(str(work))
+    con.execute("insert into marts.items values ('b2', 2.25, '3')")
+    con.close()
+    folder = export_marts(work, published, "3")
+    assert (folder / "items.parquet").stat().st_ino != first_items
+    assert pq.read_table(folder / "items.parquet").num_rows == 2
+    assert not list(folder.parent.glob("*.tmp"))
