@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -22,6 +23,12 @@ import duckdb
 from batchledger.settings import duckdb_memory_limit
 from batchledger.sources.together_batches.helpers import KnownState
 from batchledger.sources.together_batches.settings import DATASET_NAME
+
+log = logging.getLogger(__name__)
+
+# The schema that belongs to the warehouse's users: carried across every publish, and where an
+# object a publish would otherwise drop is kept (see _carry_users_objects).
+ANALYST_SCHEMA = "analyst"
 
 
 class WarehouseBusyError(RuntimeError):
@@ -219,6 +226,7 @@ def publish(work_db: Path, published: Path) -> PublishResult:
     if target is None:
         target = generations / f"gen-{_next_number(generations)}.duckdb"
         shutil.copyfile(work_db, target)
+    _carry_users_objects(published, target)
     with target.open("rb") as fh:
         os.fsync(fh.fileno())
     _write_marks(target, marks)
@@ -228,6 +236,94 @@ def publish(work_db: Path, published: Path) -> PublishResult:
 
 
 GENERATIONS_DIR = "published"
+
+
+def _carry_users_objects(published: Path, target: Path) -> list[str]:
+    """Copy into `target` what users made in the published file: the ANALYST_SCHEMA as it is,
+    and any other table or view that batchledger did not make (it is not in `target`, which
+    holds everything batchledger makes) into ANALYST_SCHEMA as `<schema>__<name>`, with a
+    warning. Returns the names kept that way. A file that another program holds open for
+    writing cannot be read: the publish stops (WarehouseBusyError) rather than drop its
+    tables, and the next run publishes."""
+    if not published.exists():
+        return []
+    con = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
+    try:
+        try:
+            con.execute(f"attach {_literal(published)} as old (read_only)")
+        except duckdb.IOException as exc:
+            raise WarehouseBusyError(
+                f"{published} is open for writing in another program, so its users' tables "
+                "could not be carried over: it was not replaced. Close it and run again. "
+                f"({exc})"
+            ) from None
+        con.execute(f"attach {_literal(target)} as target")
+        mine = _names(
+            con,
+            "select schema_name || '.' || table_name from duckdb_tables() "
+            "where database_name = ? union all select schema_name || '.' || view_name "
+            "from duckdb_views() where database_name = ? and not internal",
+            twice=True,
+        )
+        theirs = sorted(mine["old"] - mine["target"])
+        analyst = [n for n in theirs if n.split(".", 1)[0] == ANALYST_SCHEMA]
+        strays = [n for n in theirs if n not in analyst]
+        if not theirs:
+            return []
+        con.execute(f'create schema if not exists target."{ANALYST_SCHEMA}"')
+        views = {
+            f"{schema}.{name}": str(sql)
+            for schema, name, sql in con.execute(
+                "select schema_name, view_name, sql from duckdb_views() "
+                "where database_name = 'old' and not internal"
+            ).fetchall()
+        }
+        con.execute("use target")
+        kept: list[str] = []
+        analyst_views: list[str] = []
+        for name in analyst + strays:
+            schema, table = name.split(".", 1)
+            new_name = table if schema == ANALYST_SCHEMA else f"{schema}__{table}"
+            destination = f'"{ANALYST_SCHEMA}"."{new_name}"'
+            if name in views and schema == ANALYST_SCHEMA:
+                analyst_views.append(views[name])  # created below, once tables exist
+            else:
+                con.execute(
+                    f"create or replace table target.{destination} as "
+                    f"select * from old.{_quoted(name)}"
+                )
+            if schema != ANALYST_SCHEMA:
+                kept.append(name)
+                log.warning(
+                    "%s was made outside batchledger in %s; a publish replaces that schema, so "
+                    "it is kept as %s.%s. Make your own tables in the %s schema.",
+                    name,
+                    published.name,
+                    ANALYST_SCHEMA,
+                    new_name,
+                    ANALYST_SCHEMA,
+                )
+        unbound = _create_in_passes(con, analyst_views, strict=False)
+        if unbound:
+            # A view over a column a rebuild removed: its SQL is kept, never dropped.
+            con.execute(
+                f'create table if not exists "{ANALYST_SCHEMA}".unbound_views (sql varchar)'
+            )
+            con.executemany(
+                f'insert into "{ANALYST_SCHEMA}".unbound_views values (?)',
+                [[sql] for sql in unbound],
+            )
+            log.warning(
+                "%d view(s) of the %s schema no longer bind to the new marts; their SQL is in "
+                "%s.unbound_views",
+                len(unbound),
+                ANALYST_SCHEMA,
+                ANALYST_SCHEMA,
+            )
+        con.execute("checkpoint target")
+        return kept
+    finally:
+        con.close()
 
 
 @dataclass(frozen=True)
@@ -353,10 +449,15 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _names(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, set[str]]:
+def _names(con: duckdb.DuckDBPyConnection, sql: str, *, twice: bool = False) -> dict[str, set[str]]:
+    """Names that `sql` lists per attached catalog (`twice`: it takes the catalog twice)."""
+    catalogs = ("old", "target") if twice else ("work", "target")
     return {
-        catalog: {str(row[0]) for row in con.execute(sql, [catalog]).fetchall()}
-        for catalog in ("work", "target")
+        catalog: {
+            str(row[0])
+            for row in con.execute(sql, [catalog, catalog] if twice else [catalog]).fetchall()
+        }
+        for catalog in catalogs
     }
 
 
@@ -403,24 +504,36 @@ def _columns_of(con: duckdb.DuckDBPyConnection, catalog: str, name: str) -> list
 
 
 def _create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """The working copy's views, created in the target (a view binds only once what it reads
-    exists, so views over views take a few passes)."""
-    pending = [
-        str(sql)
-        for (sql,) in con.execute(
-            "select sql from duckdb_views() where database_name = 'work' and not internal"
-        ).fetchall()
-    ]
+    """The working copy's views, created in the target."""
+    _create_in_passes(
+        con,
+        [
+            str(sql)
+            for (sql,) in con.execute(
+                "select sql from duckdb_views() where database_name = 'work' and not internal"
+            ).fetchall()
+        ],
+    )
+
+
+def _create_in_passes(
+    con: duckdb.DuckDBPyConnection, pending: list[str], *, strict: bool = True
+) -> list[str]:
+    """Run `create view` statements; a view binds only once what it reads exists, so views
+    over views take a few passes. Returns those that never bind (`strict`: raises)."""
     while pending:
         failed = []
         for sql in pending:
             try:
                 con.execute(sql)
-            except duckdb.CatalogException:
+            except (duckdb.CatalogException, duckdb.BinderException):
                 failed.append(sql)
         if len(failed) == len(pending):
-            raise duckdb.InvalidInputException(f"{len(failed)} view(s) could not be created")
+            if strict:
+                raise duckdb.InvalidInputException(f"{len(failed)} view(s) could not be created")
+            return failed
         pending = failed
+    return []
 
 
 def _swap_in(target: Path, published: Path) -> None:

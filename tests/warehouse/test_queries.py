@@ -30,3 +30,28 @@ def test_documented_query_returns_rows_on_the_demo(
     demo_con: duckdb.DuckDBPyConnection, sql: str
 ) -> None:
     assert demo_con.execute(sql).fetchall(), sql
+
+
+ANALYST_BLOCK = re.compile(r"```sql analyst\n(.*?)```", re.DOTALL)
+
+
+def test_the_your_own_tables_examples_run(demo_db: Path, tmp_path: Path) -> None:
+    """The README's "Your own tables" examples, on a copy of the demo warehouse."""
+    blocks = ANALYST_BLOCK.findall(query_source().read_text(encoding="utf-8"))
+    assert len(blocks) == 2
+    copy = tmp_path / "data" / "warehouse.duckdb"
+    copy.parent.mkdir()
+    copy.write_bytes(demo_db.read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(blocks[0])
+        assert con.execute("select count(*) from analyst.q4_plan").fetchone() == (2,)
+    finally:
+        con.close()
+    mine = duckdb.connect(str(tmp_path / "my_analysis.duckdb"))
+    try:
+        mine.execute(blocks[1].replace("data/warehouse.duckdb", str(copy)))
+        row = mine.execute("select count(*) from my_jobs").fetchone()
+        assert row is not None and row[0] > 0
+    finally:
+        mine.close()

@@ -1,0 +1,131 @@
+"""Analysts' own tables survive every publish: the `analyst` schema is carried across, and any
+other object a publish would drop is kept in it, with a warning."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from batchledger.warehouse import ANALYST_SCHEMA, publish
+from tests.warehouse.test_publish import add_batch, make_work_db
+
+
+def execute(db: Path, *statements: str) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def fetch(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_analyst_tables_and_views_survive_publishes_and_strays_are_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
+    work.parent.mkdir(parents=True)
+    published = tmp_path / "warehouse.duckdb"
+    make_work_db(work)
+    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
+    publish(work, published)
+
+    # A finance analyst works in the published file, as the README tells them to.
+    execute(
+        published,
+        f"create schema {ANALYST_SCHEMA}",
+        f"create table {ANALYST_SCHEMA}.q4_plan as select 42 as budget",
+        f"create view {ANALYST_SCHEMA}.big_jobs as "
+        "select batch_id from marts.cost_by_job where cost_usd > 0",
+        # ...and one table where batchledger's own objects live.
+        "create table marts.my_scratch as select 'mine' as note",
+    )
+
+    for n, batch in enumerate(("b2", "b3"), start=2):
+        add_batch(work, batch, f"1000.{n}", f"000000000000000000{n}", 5)
+        with caplog.at_level(logging.WARNING, logger="batchledger.warehouse"):
+            publish(work, published)  # the first copies, the second syncs a generation
+        assert fetch(published, f"select budget from {ANALYST_SCHEMA}.q4_plan") == [(42,)]
+        jobs = fetch(published, f"select count(*) from {ANALYST_SCHEMA}.big_jobs")
+        assert jobs == [(n,)]  # the view reads the new marts
+        assert fetch(published, f"select note from {ANALYST_SCHEMA}.marts__my_scratch") == [
+            ("mine",)
+        ]
+        assert not fetch(
+            published,
+            "select 1 from duckdb_tables() where schema_name = 'marts' "
+            "and table_name = 'my_scratch'",
+        )
+    assert "marts.my_scratch" in caplog.text and ANALYST_SCHEMA in caplog.text
+
+
+def test_a_view_that_no_longer_binds_keeps_its_sql_and_does_not_block_publishing(
+    tmp_path: Path,
+) -> None:
+    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
+    work.parent.mkdir(parents=True)
+    published = tmp_path / "warehouse.duckdb"
+    make_work_db(work)
+    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
+    publish(work, published)
+    execute(
+        published,
+        f"create schema {ANALYST_SCHEMA}",
+        f"create view {ANALYST_SCHEMA}.old_cost as select cost_usd from marts.cost_by_job",
+    )
+    execute(work, "alter table marts.cost_by_job rename column cost_usd to billed_usd")
+    publish(work, published)
+    assert fetch(published, "select count(*) from marts.cost_by_job") == [(1,)]
+    saved = fetch(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+    assert len(saved) == 1 and "old_cost" in str(saved[0][0])
+
+
+def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from batchledger.warehouse import WarehouseBusyError
+
+    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
+    work.parent.mkdir(parents=True)
+    published = tmp_path / "warehouse.duckdb"
+    make_work_db(work)
+    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
+    publish(work, published)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, duckdb\n"
+            f"con = duckdb.connect({str(published)!r})\n"
+            "con.execute('create table analyst_note as select 1 as x')\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        add_batch(work, "b2", "1000.2", "0000000000000000002", 5)
+        with pytest.raises(WarehouseBusyError, match="open for writing"):
+            publish(work, published)
+    finally:
+        assert writer.stdin is not None
+        writer.stdin.close()
+        writer.wait(timeout=30)
+    # Nothing of theirs was lost: the next publish carries their table over.
+    publish(work, published)
+    assert fetch(published, f"select x from {ANALYST_SCHEMA}.main__analyst_note") == [(1,)]
+    assert fetch(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
