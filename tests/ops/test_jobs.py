@@ -177,9 +177,13 @@ def test_status_from_the_warehouse_finds_short_ids_says_not_found_and_flags_unpr
     for row in rows:
         if row["cost_usd"] is None:
             continue
+        line = next(line for line in table.stdout.splitlines() if row["batch_id"][:8] in line)
         shown = format_usd(Decimal(row["cost_usd"]))
-        assert shown in table.stdout
-        assert (shown + "*" in table.stdout) == bool(row["unpriced_items"])
+        assert shown in line
+        assert (shown + "*" in line) == bool(row["unpriced_items"])
+        assert ("~" + shown in line) == (not row["is_cost_final"])
+    assert any(not row["is_cost_final"] for row in rows)  # the demo's running job
+    assert "~ still running" in table.stdout
     assert "unpriced" in table.stdout
 
     # An id as the table prints it (8 characters) is accepted, with and without a key.

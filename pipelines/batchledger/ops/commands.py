@@ -157,6 +157,7 @@ def _figures_json(figures: JobFigures | None) -> dict[str, Any] | None:
         # Fixed-point text, never exponent notation (a zero DECIMAL(38,18) is "0E-18").
         "cost_usd": f"{figures.cost_usd:f}" if figures.cost_usd is not None else None,
         "unpriced_items": figures.unpriced_items,
+        "is_cost_final": figures.is_cost_final,
     }
 
 
@@ -263,7 +264,9 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
                 if not known
                 else "unpriced"
                 if row["cost_usd"] is None
-                else _money(row["cost_usd"]) + ("*" if row["unpriced_items"] else "")
+                else ("~" if not row["is_cost_final"] else "")
+                + _money(row["cost_usd"])
+                + ("*" if row["unpriced_items"] else "")
             ),
             "age": row["age"],
         }
@@ -282,8 +285,13 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
         )
     for cells in all_cells:
         table.add_row(*(cells[column] for column in columns))
+    notes = []
+    if any(cell["cost"].startswith("~") for cell in all_cells):
+        notes.append("~ still running: the cost so far")
     if any(cell["cost"].endswith("*") for cell in all_cells):
-        table.caption = "* some items unpriced, left out of the cost (--json: unpriced_items)"
+        notes.append("* some items unpriced, left out of the cost (--json: unpriced_items)")
+    if notes:
+        table.caption = "\n".join(notes)
     return table
 
 

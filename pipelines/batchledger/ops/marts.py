@@ -23,11 +23,13 @@ class JobFigures:
     cost_usd: Decimal | None
     # Items with no price (or flagged usage): their cost is not in cost_usd.
     unpriced_items: int = 0
+    # False while the job runs: its figures so far, not final.
+    is_cost_final: bool = True
 
 
 _QUERY = """
     select batch_id, model, status, cast(created_at as varchar), items_succeeded, items_failed,
-        items_not_processed, total_tokens, cost_usd, unpriced_items
+        items_not_processed, total_tokens, cost_usd, unpriced_items, is_cost_final
     from marts.cost_by_job
 """
 
@@ -67,6 +69,7 @@ def job_figures(db_path: Path) -> dict[str, JobFigures]:
             total_tokens=int(row[7] or 0),
             cost_usd=Decimal(row[8]) if row[8] is not None else None,
             unpriced_items=int(row[9] or 0),
+            is_cost_final=bool(row[10]),
         )
         for row in rows
     }
