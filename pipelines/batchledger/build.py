@@ -27,7 +27,7 @@ from batchledger.build_state import (
 from batchledger.exports import export_marts
 from batchledger.settings import parquet_marts_enabled
 from batchledger.transform import DbtChild, DbtOutcome
-from batchledger.warehouse import publish
+from batchledger.warehouse import SCOPE_SCHEMA, publish
 
 # An incremental build runs with the same code, seeds and raw columns as the last one, so it
 # skips what only those can change: unit tests (they test the models' code), seeds, and the
@@ -42,8 +42,6 @@ INCREMENTAL_BUILD = (
     "path:models/staging",
 )
 
-# Where write_build_scope puts the build's scope in the working database.
-SCOPE_SCHEMA = "_batchledger_build"
 
 BuildMode = Literal["up_to_date", "incremental", "full", "publish_only"]
 

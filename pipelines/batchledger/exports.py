@@ -12,6 +12,7 @@ instead of written again; the small rollups are rewritten each time.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,8 @@ from pathlib import Path
 import duckdb
 
 from batchledger.settings import duckdb_memory_limit
+
+log = logging.getLogger(__name__)
 
 # The sidecar in each generation: per mart, what it was written from.
 MANIFEST = "_export.json"
@@ -33,7 +36,15 @@ def export_marts(work_db: Path, published: Path, build_id: str) -> Path:
     """Write the marts of `work_db` as Parquet and swap them in; returns the folder."""
     link = marts_folder(published)
     link.parent.mkdir(parents=True, exist_ok=True)
+    if link.exists() and not link.is_symlink():
+        log.warning("%s is not batchledger's (not a symlink): Parquet marts not written", link)
+        return link
     previous = link.resolve() if link.is_symlink() else None
+    if previous is not None and (
+        previous.parent != link.parent.resolve() or not previous.name.startswith(f".{link.name}-")
+    ):
+        # Pointed elsewhere by hand: never delete it, only stop pointing at it.
+        previous = None
     before = _manifest(previous) if previous is not None else {}
     fresh = link.parent / f".{link.name}-{build_id or 'unbuilt'}"
     if fresh.exists() and fresh != previous:
@@ -105,8 +116,6 @@ def _swap(link: Path, target: Path) -> None:
     tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(target.name)
-    if link.exists() and not link.is_symlink():
-        shutil.rmtree(link)  # a folder from before exports were swapped in
     os.replace(tmp, link)
 
 

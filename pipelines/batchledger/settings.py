@@ -82,23 +82,19 @@ def _lookup(env: str, key: str, *, secret: bool = False) -> str | None:
 
 
 def _dlt_config_present() -> bool:
-    """Whether dlt's config could hold a batchledger key: a `SOURCES__TOGETHER_BATCHES__*`
-    variable, or a config.toml or secrets.toml in the project's `.dlt/` or in any folder dlt
-    may take as its global one. A superset of where dlt looks, so no value is missed; without
-    any of them a run (a no-op run above all) does not pay for importing dlt."""
-    env_prefix = DLT_SECTION.replace(".", "__").upper() + "__"
-    if any(name.upper().startswith(env_prefix) for name in os.environ):
+    """Whether dlt's config could hold a batchledger key. A superset of where dlt looks, so no
+    value is missed: any `SOURCES__*` or `DLT_*` variable (a moved config folder, a profile),
+    a `.dlt/` folder in the project, a toml file in any folder dlt may take as its global one,
+    or container secret files (`/run/secrets`). Without any of them, a run (a no-op run above
+    all) does not pay for importing dlt (~2 s)."""
+    if any(name.upper().startswith(("SOURCES__", "DLT_")) for name in os.environ):
         return True
-    folders = [
-        Path(os.environ.get("DLT_PROJECT_DIR", ".")) / ".dlt",
-        Path.home() / ".dlt",
-        Path("/var/dlt"),
-        Path(tempfile.gettempdir()) / "dlt",
-    ]
-    for variable in ("XDG_DATA_HOME", "DLT_DATA_DIR"):
-        if os.environ.get(variable):
-            folders += [Path(os.environ[variable]), Path(os.environ[variable]) / "dlt"]
-    return any((f / name).is_file() for f in folders for name in ("config.toml", "secrets.toml"))
+    if (Path(".dlt")).exists() or Path("/run/secrets").exists():
+        return True
+    folders = [Path.home() / ".dlt", Path("/var/dlt"), Path(tempfile.gettempdir()) / "dlt"]
+    if os.environ.get("XDG_DATA_HOME"):
+        folders += [Path(os.environ["XDG_DATA_HOME"]), Path(os.environ["XDG_DATA_HOME"]) / "dlt"]
+    return any(any(folder.glob("*.toml")) for folder in folders if folder.is_dir())
 
 
 def _flag(env: str, key: str, default: bool) -> bool:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 # The schema that belongs to the warehouse's users: carried across every publish, and where an
 # object a publish would otherwise drop is kept (see _carry_users_objects).
 ANALYST_SCHEMA = "analyst"
+# Where build.py puts a build's scope in the working database (dropped before publishing).
+SCOPE_SCHEMA = "_batchledger_build"
 
 
 class WarehouseBusyError(RuntimeError):
@@ -93,7 +95,8 @@ def _opens_in_old_clients(path: Path) -> bool:
         ).fetchone()
     finally:
         con.close()
-    return bool(row and str(row[0]).startswith("v1."))
+    # Only the format DuckDB 1.1 writes ("v1.0.0+") opens in every 1.x client from 1.1 on.
+    return bool(row and str(row[0]) == "v1.0.0+")
 
 
 def _rewrite_in_storage_version(work_db: Path) -> None:
@@ -111,9 +114,12 @@ def _rewrite_in_storage_version(work_db: Path) -> None:
         con.close()
     with fresh.open("rb") as fh:
         os.fsync(fh.fileno())
-    os.replace(fresh, work_db)
+    # Generations first: a crash after the replace must not leave one to sync into.
     for old in (work_db.parent / GENERATIONS_DIR).glob("gen-*"):
         old.unlink(missing_ok=True)
+    os.replace(fresh, work_db)
+    # The old file's log was replayed into the copy; left here it would not match the new file.
+    work_db.with_name(work_db.name + ".wal").unlink(missing_ok=True)
 
 
 def read_known_state(work_db: Path) -> KnownState:
@@ -196,6 +202,13 @@ def publish(work_db: Path, published: Path) -> PublishResult:
     by copying only the rows written since it was published; otherwise a new generation is a
     full copy of the working database.
     """
+    if published.exists():
+        # Refuse before copying anything when the file is held open for writing.
+        probe = duckdb.connect()
+        try:
+            _attach_published(probe, published)
+        finally:
+            probe.close()
     con = duckdb.connect(str(work_db))
     try:
         con.execute("checkpoint")
@@ -240,39 +253,37 @@ GENERATIONS_DIR = "published"
 
 def _carry_users_objects(published: Path, target: Path) -> list[str]:
     """Copy into `target` what users made in the published file: the ANALYST_SCHEMA as it is,
-    and any other table or view that batchledger did not make (it is not in `target`, which
-    holds everything batchledger makes) into ANALYST_SCHEMA as `<schema>__<name>`, with a
-    warning. Returns the names kept that way. A file that another program holds open for
-    writing cannot be read: the publish stops (WarehouseBusyError) rather than drop its
-    tables, and the next run publishes."""
+    and any other table that batchledger did not make (it is not in `target`, which holds
+    everything batchledger makes) into ANALYST_SCHEMA as `<schema>__<name>`, with a warning.
+    Views are re-created, never run here; one that does not bind (or was made outside the
+    ANALYST_SCHEMA) keeps its SQL in `ANALYST_SCHEMA.unbound_views`. Returns what was moved.
+
+    Names come from users: they are only ever quoted identifiers, and the connection loses
+    file and network access once both files are attached, so nothing a user wrote can read
+    or write anything else."""
     if not published.exists():
         return []
     con = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
     try:
-        try:
-            con.execute(f"attach {_literal(published)} as old (read_only)")
-        except duckdb.IOException as exc:
-            raise WarehouseBusyError(
-                f"{published} is open for writing in another program, so its users' tables "
-                "could not be carried over: it was not replaced. Close it and run again. "
-                f"({exc})"
-            ) from None
+        _attach_published(con, published)
         con.execute(f"attach {_literal(target)} as target")
-        mine = _names(
-            con,
-            "select schema_name || '.' || table_name from duckdb_tables() "
-            "where database_name = ? union all select schema_name || '.' || view_name "
-            "from duckdb_views() where database_name = ? and not internal",
-            twice=True,
+        con.execute("set enable_external_access = false")
+        listing = (
+            "select schema_name, table_name, false from duckdb_tables() where database_name = ? "
+            "union all select schema_name, view_name, true from duckdb_views() "
+            "where database_name = ? and not internal"
         )
-        theirs = sorted(mine["old"] - mine["target"])
-        analyst = [n for n in theirs if n.split(".", 1)[0] == ANALYST_SCHEMA]
-        strays = [n for n in theirs if n not in analyst]
+        ours = {(str(s), str(n)) for s, n, _ in con.execute(listing, ["target"] * 2).fetchall()}
+        theirs = sorted(
+            (str(schema), str(name), bool(is_view))
+            for schema, name, is_view in con.execute(listing, ["old"] * 2).fetchall()
+            if (str(schema), str(name)) not in ours and str(schema) != SCOPE_SCHEMA
+        )
         if not theirs:
             return []
-        con.execute(f'create schema if not exists target."{ANALYST_SCHEMA}"')
-        views = {
-            f"{schema}.{name}": str(sql)
+        con.execute(f"create schema if not exists target.{_ident(ANALYST_SCHEMA)}")
+        sql_of = {
+            (str(schema), str(name)): str(sql)
             for schema, name, sql in con.execute(
                 "select schema_name, view_name, sql from duckdb_views() "
                 "where database_name = 'old' and not internal"
@@ -280,39 +291,50 @@ def _carry_users_objects(published: Path, target: Path) -> list[str]:
         }
         con.execute("use target")
         kept: list[str] = []
-        analyst_views: list[str] = []
-        for name in analyst + strays:
-            schema, table = name.split(".", 1)
-            new_name = table if schema == ANALYST_SCHEMA else f"{schema}__{table}"
-            destination = f'"{ANALYST_SCHEMA}"."{new_name}"'
-            if name in views and schema == ANALYST_SCHEMA:
-                analyst_views.append(views[name])  # created below, once tables exist
-            else:
-                con.execute(
-                    f"create or replace table target.{destination} as "
-                    f"select * from old.{_quoted(name)}"
-                )
-            if schema != ANALYST_SCHEMA:
-                kept.append(name)
+        views: list[str] = []
+        taken = {name for schema, name in ours if schema == ANALYST_SCHEMA}
+        for schema, name, is_view in theirs:
+            if schema == ANALYST_SCHEMA and is_view:
+                views.append(sql_of[(schema, name)])
+                continue
+            if is_view:
+                views_kept_as_sql = [sql_of[(schema, name)]]
+                _save_unbound(con, views_kept_as_sql)
+                kept.append(f"{schema}.{name}")
                 log.warning(
-                    "%s was made outside batchledger in %s; a publish replaces that schema, so "
-                    "it is kept as %s.%s. Make your own tables in the %s schema.",
+                    "view %s.%s was made outside batchledger in %s; its SQL is kept in "
+                    "%s.unbound_views. Make your own views in the %s schema.",
+                    schema,
+                    name,
+                    published.name,
+                    ANALYST_SCHEMA,
+                    ANALYST_SCHEMA,
+                )
+                continue
+            new_name = name if schema == ANALYST_SCHEMA else f"{schema}__{name}"
+            while new_name in taken:
+                new_name += "_"  # never over another kept object
+            taken.add(new_name)
+            con.execute(
+                f"create table target.{_ident(ANALYST_SCHEMA)}.{_ident(new_name)} as "
+                f"select * from old.{_ident(schema)}.{_ident(name)}"
+            )
+            if schema != ANALYST_SCHEMA:
+                kept.append(f"{schema}.{name}")
+                log.warning(
+                    "%s.%s was made outside batchledger in %s; a publish replaces that "
+                    "schema, so it is kept as %s.%s. Make your own tables in the %s schema.",
+                    schema,
                     name,
                     published.name,
                     ANALYST_SCHEMA,
                     new_name,
                     ANALYST_SCHEMA,
                 )
-        unbound = _create_in_passes(con, analyst_views, strict=False)
+        unbound = _create_in_passes(con, views, strict=False)
         if unbound:
             # A view over a column a rebuild removed: its SQL is kept, never dropped.
-            con.execute(
-                f'create table if not exists "{ANALYST_SCHEMA}".unbound_views (sql varchar)'
-            )
-            con.executemany(
-                f'insert into "{ANALYST_SCHEMA}".unbound_views values (?)',
-                [[sql] for sql in unbound],
-            )
+            _save_unbound(con, unbound)
             log.warning(
                 "%d view(s) of the %s schema no longer bind to the new marts; their SQL is in "
                 "%s.unbound_views",
@@ -324,6 +346,29 @@ def _carry_users_objects(published: Path, target: Path) -> list[str]:
         return kept
     finally:
         con.close()
+
+
+def _save_unbound(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+    table = f"target.{_ident(ANALYST_SCHEMA)}.unbound_views"
+    con.execute(f"create table if not exists {table} (sql varchar)")
+    con.executemany(f"insert into {table} values (?)", [[sql] for sql in statements])
+
+
+def _attach_published(con: duckdb.DuckDBPyConnection, published: Path) -> None:
+    """Attach the published file read-only as `old`; refuse while another program holds it
+    open for writing (its users' tables could not be read, so it must not be replaced)."""
+    try:
+        con.execute(f"attach {_literal(published)} as old (read_only)")
+    except duckdb.IOException as exc:
+        raise WarehouseBusyError(
+            f"{published} is open for writing in another program, so its users' tables "
+            f"could not be carried over: it was not replaced. Close it and run again. ({exc})"
+        ) from None
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier, whatever characters the name holds."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -526,7 +571,9 @@ def _create_in_passes(
         for sql in pending:
             try:
                 con.execute(sql)
-            except (duckdb.CatalogException, duckdb.BinderException):
+            except duckdb.Error as exc:
+                if strict and not isinstance(exc, duckdb.CatalogException | duckdb.BinderException):
+                    raise
                 failed.append(sql)
         if len(failed) == len(pending):
             if strict:
@@ -549,6 +596,10 @@ def _swap_in(target: Path, published: Path) -> None:
             with link.open("rb") as fh:
                 os.fsync(fh.fileno())
         os.replace(link, published)
+        # A log left by a writer that was killed before it checkpointed belongs to the old
+        # file, whose state (its users' tables included) the new one already carries: left
+        # here, DuckDB would replay it onto the new file.
+        published.with_name(published.name + ".wal").unlink(missing_ok=True)
         directory = os.open(published.parent, os.O_RDONLY)
         try:
             os.fsync(directory)

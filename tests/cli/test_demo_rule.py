@@ -47,3 +47,18 @@ def test_demo_or_real(
         (tmp_path / "data").mkdir()
         (tmp_path / "data" / "warehouse.duckdb").write_bytes(b"")
     assert uses_demo(load_settings(), ingest=ingest) is demo
+
+
+def test_dlt_config_is_consulted_wherever_dlt_could_find_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only dlt's import is skipped, never a value: a moved config folder counts."""
+    from batchledger.settings import _dlt_config_present
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "conf2"
+    folder.mkdir()
+    (folder / "secrets.toml").write_text('[sources.together_batches]\napi_key = "sk-real"\n')
+    monkeypatch.setenv("DLT_CONFIG_FOLDER", str(folder))
+    assert _dlt_config_present()
+    assert load_settings().api_key == "sk-real"

@@ -129,3 +129,72 @@ def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Pat
     publish(work, published)
     assert fetch(published, f"select x from {ANALYST_SCHEMA}.main__analyst_note") == [(1,)]
     assert fetch(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
+
+
+def published_demo(tmp_path: Path) -> tuple[Path, Path]:
+    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
+    work.parent.mkdir(parents=True)
+    published = tmp_path / "warehouse.duckdb"
+    make_work_db(work)
+    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
+    publish(work, published)
+    return work, published
+
+
+def test_users_names_are_identifiers_and_their_sql_never_runs_in_the_publish(
+    tmp_path: Path,
+) -> None:
+    work, published = published_demo(tmp_path)
+    canary = tmp_path / "pwned.csv"
+    execute(
+        published,
+        f"create schema {ANALYST_SCHEMA}",
+        f'create table {ANALYST_SCHEMA}."x"" as select 1; copy (select 1) to '
+        f"'{canary}'; --\" as select 1 as a",
+        'create schema "s.x"',
+        'create table "s.x".t as select 2 as b',
+        # A view outside the analyst schema is kept as SQL, never run by the publish.
+        "create view marts.leak as select content from read_text('/proc/self/environ')",
+    )
+    add_batch(work, "b2", "1000.2", "0000000000000000002", 5)
+    publish(work, published)
+    assert not canary.exists()
+    names = {
+        row[0]
+        for row in fetch(
+            published,
+            f"select table_name from duckdb_tables() where schema_name = '{ANALYST_SCHEMA}'",
+        )
+    }
+    assert 'x" as select 1; copy (select 1) to ' in "".join(names)
+    assert "s.x__t" in names
+    saved = fetch(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+    assert any("read_text" in str(row[0]) for row in saved)
+    assert "marts__leak" not in names  # never materialised: it would hold our environment
+
+
+def test_a_stale_log_beside_the_published_file_is_folded_in_once(tmp_path: Path) -> None:
+    """A writer killed before it checkpointed leaves a .wal; the publish carries its tables
+    and the new file opens, without their rows twice."""
+    import subprocess
+    import sys
+
+    work, published = published_demo(tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, os, signal\n"
+            f"c = duckdb.connect({str(published)!r})\n"
+            "c.execute(\"set checkpoint_threshold = '1TB'\")\n"
+            f"c.execute('create schema {ANALYST_SCHEMA}')\n"
+            f"c.execute('create table {ANALYST_SCHEMA}.mine as select range as i from range(10)')\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n",
+        ],
+        check=False,
+    )
+    assert published.with_name(published.name + ".wal").exists()
+    for n in (2, 3):
+        add_batch(work, f"b{n}", f"1000.{n}", f"000000000000000000{n}", 5)
+        publish(work, published)
+        assert fetch(published, f"select count(*) from {ANALYST_SCHEMA}.mine") == [(10,)]

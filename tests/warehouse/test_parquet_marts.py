@@ -72,3 +72,17 @@ def test_a_new_set_is_swapped_in_whole_and_unchanged_incremental_marts_are_not_r
     assert (folder / "items.parquet").stat().st_ino != first_items
     assert pq.read_table(folder / "items.parquet").num_rows == 2
     assert not list(folder.parent.glob("*.tmp"))
+
+
+def test_a_marts_link_pointed_elsewhere_by_hand_is_never_deleted(tmp_path: Path) -> None:
+    work = work_db(tmp_path / "work.duckdb")
+    published = tmp_path / "data" / "warehouse.duckdb"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "report.xlsx").write_text("precious")
+    link = marts_folder(published)
+    link.parent.mkdir(parents=True)
+    link.symlink_to(shared)
+    export_marts(work, published, "1")
+    assert (shared / "report.xlsx").read_text() == "precious"
+    assert (link / "items.parquet").exists() and link.resolve() != shared.resolve()
