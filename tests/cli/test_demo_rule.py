@@ -49,16 +49,21 @@ def test_demo_or_real(
     assert uses_demo(load_settings(), ingest=ingest) is demo
 
 
-def test_dlt_config_is_consulted_wherever_dlt_could_find_a_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only dlt's import is skipped, never a value: a moved config folder counts."""
-    from batchledger.settings import _dlt_config_present
+def test_dlt_config_is_consulted_wherever_dlt_could_find_a_key(tmp_path: Path) -> None:
+    """Only dlt's import is skipped, never a value: a moved config folder counts. A fresh
+    interpreter, as a user's run is (dlt keeps its config providers once made)."""
+    import os
+    import subprocess
+    import sys
 
-    monkeypatch.chdir(tmp_path)
     folder = tmp_path / "conf2"
     folder.mkdir()
     (folder / "secrets.toml").write_text('[sources.together_batches]\napi_key = "sk-real"\n')
-    monkeypatch.setenv("DLT_CONFIG_FOLDER", str(folder))
-    assert _dlt_config_present()
-    assert load_settings().api_key == "sk-real"
+    env = {k: v for k, v in os.environ.items() if k != "TOGETHER_API_KEY"}
+    env["DLT_CONFIG_FOLDER"] = str(folder)
+    probe = "from batchledger.settings import load_settings; print(load_settings().api_key)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sk-real"
