@@ -494,21 +494,16 @@ def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _names(con: duckdb.DuckDBPyConnection, sql: str, *, twice: bool = False) -> dict[str, set[str]]:
-    """Names that `sql` lists per attached catalog (`twice`: it takes the catalog twice)."""
-    catalogs = ("old", "target") if twice else ("work", "target")
+def _names(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, set[str]]:
     return {
-        catalog: {
-            str(row[0])
-            for row in con.execute(sql, [catalog, catalog] if twice else [catalog]).fetchall()
-        }
-        for catalog in catalogs
+        catalog: {str(row[0]) for row in con.execute(sql, [catalog]).fetchall()}
+        for catalog in ("work", "target")
     }
 
 
 def _quoted(name: str) -> str:
     schema, table = name.split(".", 1)
-    return f'"{schema}"."{table}"'
+    return f"{_ident(schema)}.{_ident(table)}"
 
 
 def _sync_table(con: duckdb.DuckDBPyConnection, name: str, since: _Marks) -> None:

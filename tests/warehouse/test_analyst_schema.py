@@ -30,15 +30,21 @@ def fetch(db: Path, sql: str) -> list[tuple[object, ...]]:
         con.close()
 
 
-def test_analyst_tables_and_views_survive_publishes_and_strays_are_kept(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def published_demo(tmp_path: Path) -> tuple[Path, Path]:
+    """A working database with one batch, published once."""
     work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
     work.parent.mkdir(parents=True)
     published = tmp_path / "warehouse.duckdb"
     make_work_db(work)
     add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
     publish(work, published)
+    return work, published
+
+
+def test_analyst_tables_and_views_survive_publishes_and_strays_are_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    work, published = published_demo(tmp_path)
 
     # A finance analyst works in the published file, as the README tells them to.
     execute(
@@ -72,12 +78,7 @@ def test_analyst_tables_and_views_survive_publishes_and_strays_are_kept(
 def test_a_view_that_no_longer_binds_keeps_its_sql_and_does_not_block_publishing(
     tmp_path: Path,
 ) -> None:
-    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
-    work.parent.mkdir(parents=True)
-    published = tmp_path / "warehouse.duckdb"
-    make_work_db(work)
-    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
-    publish(work, published)
+    work, published = published_demo(tmp_path)
     execute(
         published,
         f"create schema {ANALYST_SCHEMA}",
@@ -96,12 +97,7 @@ def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Pat
 
     from batchledger.warehouse import WarehouseBusyError
 
-    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
-    work.parent.mkdir(parents=True)
-    published = tmp_path / "warehouse.duckdb"
-    make_work_db(work)
-    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
-    publish(work, published)
+    work, published = published_demo(tmp_path)
     writer = subprocess.Popen(
         [
             sys.executable,
@@ -129,16 +125,6 @@ def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Pat
     publish(work, published)
     assert fetch(published, f"select x from {ANALYST_SCHEMA}.main__analyst_note") == [(1,)]
     assert fetch(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
-
-
-def published_demo(tmp_path: Path) -> tuple[Path, Path]:
-    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
-    work.parent.mkdir(parents=True)
-    published = tmp_path / "warehouse.duckdb"
-    make_work_db(work)
-    add_batch(work, "b1", "1000.1", "0000000000000000001", 5)
-    publish(work, published)
-    return work, published
 
 
 def test_users_names_are_identifiers_and_their_sql_never_runs_in_the_publish(
