@@ -39,6 +39,7 @@ from batchledger.warehouse import (
     prepare_work_db,
     publish,
     read_known_state,
+    tables_in,
     work_db_path,
 )
 
@@ -261,7 +262,9 @@ def load_ops_store(settings: Settings, work_db: Path) -> str:
     folder = ops_dir(settings)
     fingerprint = ops_inputs_fingerprint(folder, OPS_INPUT_FILES)
     previous = read_build_state(settings.work_dir)
-    if has_records(folder) and (previous is None or previous.ops_inputs != fingerprint):
+    changed = has_records(folder) and (previous is None or previous.ops_inputs != fingerprint)
+    if changed or ops_source.RAW_TABLES - tables_in(work_db, ops_source.DATASET_NAME):
+        # Also on the first run of a store with no record, to create its tables empty.
         from batchledger.sources.batchledger_ops import batchledger_ops
 
         pipeline = _pipeline(settings, work_db, ops_source.PIPELINE_NAME, ops_source.DATASET_NAME)

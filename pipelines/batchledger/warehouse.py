@@ -122,18 +122,30 @@ def _rewrite_in_storage_version(work_db: Path) -> None:
     work_db.with_name(work_db.name + ".wal").unlink(missing_ok=True)
 
 
+def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> frozenset[str]:
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [schema]
+    ).fetchall()
+    return frozenset(row[0] for row in rows)
+
+
+def tables_in(work_db: Path, schema: str) -> frozenset[str]:
+    """The tables of `schema` in the working database (none when it does not exist yet)."""
+    if not work_db.exists():
+        return frozenset()
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        return _tables(con, schema)
+    finally:
+        con.close()
+
+
 def read_known_state(work_db: Path) -> KnownState:
     if not work_db.exists():
         return KnownState()
     con = duckdb.connect(str(work_db), read_only=True)
     try:
-        tables = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = ?",
-                [DATASET_NAME],
-            ).fetchall()
-        }
+        tables = _tables(con, DATASET_NAME)
         final_loads: frozenset[str] = frozenset()
         if "file_loads" in tables:
             final_loads = frozenset(
@@ -157,7 +169,7 @@ def read_known_state(work_db: Path) -> KnownState:
             last_status=last_status,
             batch_hashes=_record_hashes(con, "batches"),
             file_hashes=_record_hashes(con, "files"),
-            tables=frozenset(tables),
+            tables=tables,
         )
     finally:
         con.close()

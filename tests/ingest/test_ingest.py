@@ -9,10 +9,11 @@ import duckdb
 import pytest
 from rich.console import Console
 
-from batchledger.emulator import Emulator, Scenario
+from batchledger.emulator import DEMO_NOW, Emulator, Scenario, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
 from batchledger.settings import Settings
 from batchledger.together import RetryPolicy
+from tests.conftest import TEST_API_KEY, make_settings
 
 RAW_TABLES = (
     "batches",
@@ -96,6 +97,52 @@ def test_every_raw_table_exists_after_the_first_run_empty_if_need_be(
         }
         assert set(RAW_TABLES) <= present
         assert con.execute("select count(*) from raw_together.quarantine").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_an_empty_account_gets_every_raw_table_and_empty_marts(tmp_path: Path) -> None:
+    """A new account with no job yet: every raw table of both sources exists, empty, and the
+    marts build with no rows, so finance's first queries run before the first job does."""
+    with Emulator(scenario=Scenario(now=DEMO_NOW), api_key=TEST_API_KEY, time_scale=0.0) as emu:
+        settings = make_settings(tmp_path, emu.base_url)
+        result = run_ingest(settings, Console(quiet=True))
+    assert result.build is not None
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        present = {
+            row[0]
+            for row in con.execute(
+                "select schema_name || '.' || table_name from duckdb_tables() "
+                "where schema_name in ('raw_together', 'raw_batchledger', 'marts')"
+            ).fetchall()
+        }
+        expected = {f"raw_together.{t}" for t in RAW_TABLES} | {
+            "raw_batchledger.submissions",
+            "raw_batchledger.batch_tags",
+        }
+        assert expected <= present
+        for table in sorted(expected | {"marts.fct_batch_items", "marts.cost_by_job"}):
+            assert con.execute(f"select count(*) from {table}").fetchone() == (0,), table
+        # The typed columns are there, so a first query by name runs.
+        con.execute("select id, status, created_at from raw_together.batches").fetchall()
+        con.execute("select batch_id, tag_key, tag_value from raw_batchledger.batch_tags")
+    finally:
+        con.close()
+    # The next run is a no-op: nothing to create, nothing changed.
+    with Emulator(scenario=Scenario(now=DEMO_NOW), api_key=TEST_API_KEY, time_scale=0.0) as emu:
+        again = run_ingest(make_settings(tmp_path, emu.base_url), Console(quiet=True))
+    assert again.up_to_date
+    # The first jobs then land in the tables made empty, rows and types as on any account.
+    scenario = demo_scenario()
+    with Emulator(scenario=scenario, api_key=TEST_API_KEY, time_scale=0.0) as emu:
+        first_jobs = run_ingest(make_settings(tmp_path, emu.base_url), Console(quiet=True))
+        assert counts(settings.db_path) == expected_counts(scenario, emu)
+    assert first_jobs.build is not None and not first_jobs.up_to_date
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        items = con.execute("select count(*) from marts.fct_batch_items").fetchone()
+        assert items == (sum(len(job.items) for job in scenario.jobs),)
     finally:
         con.close()
 

@@ -16,8 +16,11 @@ cohorts as (
 
     select
         batch_item_id,
+        -- Keys are unique per item, so sorting the (key, value) pairs orders them by key.
+        -- list_sort after the aggregate, not list(... order by): an ordered aggregate
+        -- sorts inside every one of a million groups, three times slower at 1M items.
         map_from_entries(
-            list({ 'key': cohort_key, 'value': cohort_value } order by cohort_key)
+            list_sort(list({ 'key': cohort_key, 'value': cohort_value }))
         ) as cohort
 
     from batch_item_attributes

@@ -37,6 +37,7 @@ from batchledger.sources.together_batches.settings import (
     PARSE_MEMORY_LIMIT,
     PARSE_THREADS,
     QUARANTINE_TEXT_CHARS,
+    RAW_TABLES,
     RESULT_BATCH_ROWS,
     TERMINAL_STATUSES,
 )
@@ -645,6 +646,20 @@ def _parse_careful(
             cur.close()
 
 
+def empty_line_rows(file_kind: str) -> pa.Table:
+    """No rows, in the layout the careful parse gives `file_kind`'s lines (what creates
+    batch_requests or batch_results on an account that has no line yet)."""
+    con = duckdb.connect()
+    try:
+        con.register("chunk", LINES_SCHEMA.empty_table())
+        sql = _careful_sql(file_kind, guarded=False)
+        params = {"batch_id": "", "file_id": "", "file_kind": file_kind, "after": 0}
+        parsed = con.sql(sql, params=_only({**params, "store_text": False}, sql)).to_arrow_table()
+    finally:
+        con.close()
+    return parsed.drop_columns(["error", "raw_text"])
+
+
 def _split(parsed: pa.Table, tallies: dict[str, FileTally]) -> ParsedChunk:
     """Separate loadable rows from quarantined lines, and count both per file."""
     errors = parsed.column("error")
@@ -793,9 +808,14 @@ class IngestPlan:
 
     @property
     def is_empty(self) -> bool:
-        """Nothing to write: every job, file and line is in the warehouse as listed now."""
+        """Nothing to write: every job, file and line is in the warehouse as listed now, and
+        every raw table exists (a new account's first run creates them, empty)."""
         return not (
-            self.changed_batches or self.status_changes or self.changed_files or self.pending
+            self.changed_batches
+            or self.status_changes
+            or self.changed_files
+            or self.pending
+            or RAW_TABLES - self.tables
         )
 
 

@@ -16,6 +16,7 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from batchledger.landing import landing_path as safe_landing_path
+from batchledger.sources.columns import column_hints, empty_table
 from batchledger.sources.together_batches.helpers import (
     EMPTY_QUARANTINE,
     FileTally,
@@ -23,6 +24,7 @@ from batchledger.sources.together_batches.helpers import (
     IngestReport,
     LandedFile,
     PendingFile,
+    empty_line_rows,
     group_files,
     parse_files,
     record_hash,
@@ -38,19 +40,8 @@ from batchledger.together.client import sha256_file
 log = logging.getLogger(__name__)
 
 
-def _columns(**types: str) -> dict[str, Any]:
-    """Fresh column hints per table: dlt fills these dicts in place, so none may be shared."""
-    return {
-        name: {
-            "data_type": kind,
-            **({"timezone": True} if kind == "timestamp" else {}),
-        }
-        for name, kind in types.items()
-    }
-
-
 # Declared so that columns which are null for every row so far still exist for dbt.
-BATCH_COLUMNS = _columns(
+BATCH_COLUMNS = column_hints(
     id="text",
     user_id="text",
     input_file_id="text",
@@ -68,7 +59,7 @@ BATCH_COLUMNS = _columns(
     observed_at="timestamp",
     record_hash="text",
 )
-FILE_COLUMNS = _columns(
+FILE_COLUMNS = column_hints(
     id="text",
     object="text",
     created_at="bigint",
@@ -82,7 +73,7 @@ FILE_COLUMNS = _columns(
     observed_at="timestamp",
     record_hash="text",
 )
-FILE_LOAD_COLUMNS = _columns(
+FILE_LOAD_COLUMNS = column_hints(
     file_id="text",
     batch_id="text",
     file_kind="text",
@@ -93,6 +84,9 @@ FILE_LOAD_COLUMNS = _columns(
     content_bytes="bigint",
     sha256="text",
     loaded_at="timestamp",
+)
+STATUS_HISTORY_COLUMNS = column_hints(
+    batch_id="text", status="text", progress="double", observed_at="timestamp"
 )
 LINE_TABLES = {"input": "batch_requests", "output": "batch_results", "error": "batch_results"}
 
@@ -124,7 +118,11 @@ def together_batches(
     report = report if report is not None else IngestReport()
     report.batches = plan.batches
     observed_at = datetime.now(UTC)
-    quarantined: list[int] = []  # rows quarantined so far in this run, per chunk
+    written: set[str] = set()  # the line tables batch_file_lines wrote rows to in this run
+
+    def _rows_or_empty(rows: list[dict[str, Any]], table: str, hints: dict[str, Any]) -> Any:
+        """The rows; none on an account without the table yet: an empty table creates it."""
+        return rows if rows or table in plan.tables else empty_table(hints)
 
     @dlt.resource(
         name="batches",
@@ -132,26 +130,25 @@ def together_batches(
         primary_key="id",
         columns=BATCH_COLUMNS,
     )
-    def batches() -> Iterator[list[dict[str, Any]]]:
+    def batches() -> Iterator[Any]:
         """One row per batch job, rewritten only when the job object changed; observed_at is
         when this version of it was first seen."""
-        yield [
+        rows = [
             {**batch, "observed_at": observed_at, "record_hash": record_hash(batch)}
             for batch in plan.changed_batches
         ]
+        yield _rows_or_empty(rows, "batches", BATCH_COLUMNS)
 
     @dlt.resource(
         name="batch_status_history",
         write_disposition="merge",
         primary_key=("batch_id", "observed_at"),
-        columns=_columns(
-            batch_id="text", status="text", progress="double", observed_at="timestamp"
-        ),
+        columns=STATUS_HISTORY_COLUMNS,
     )
-    def batch_status_history() -> Iterator[list[dict[str, Any]]]:
+    def batch_status_history() -> Iterator[Any]:
         """One row per batch and ingest in which its status or progress changed."""
         report.status_changes = len(plan.status_changes)
-        yield [
+        rows = [
             {
                 "batch_id": batch["id"],
                 "status": batch.get("status"),
@@ -160,15 +157,17 @@ def together_batches(
             }
             for batch in plan.status_changes
         ]
+        yield _rows_or_empty(rows, "batch_status_history", STATUS_HISTORY_COLUMNS)
 
     @dlt.resource(name="files", write_disposition="merge", primary_key="id", columns=FILE_COLUMNS)
-    def files() -> Iterator[list[dict[str, Any]]]:
+    def files() -> Iterator[Any]:
         """Metadata of every file a batch refers to (input, output, error), rewritten only when
         it changed."""
-        yield [
+        rows = [
             {**meta, "observed_at": observed_at, "record_hash": record_hash(meta)}
             for meta in plan.changed_files
         ]
+        yield _rows_or_empty(rows, "files", FILE_COLUMNS)
 
     @dlt.resource(
         name="batch_file_lines",
@@ -195,8 +194,15 @@ def together_batches(
                 yield from _load_window(window)
                 window, window_bytes = [], 0
         yield from _load_window(window)
-        if "quarantine" not in plan.tables and not quarantined:
+        # A table with no row yet is created empty, so that queries of it run from day one.
+        for kind in ("input", "output"):
+            table = LINE_TABLES[kind]
+            if table not in plan.tables and table not in written:
+                yield dlt.mark.with_table_name(empty_line_rows(kind), table)
+        if "quarantine" not in plan.tables and "quarantine" not in written:
             yield dlt.mark.with_table_name(EMPTY_QUARANTINE, "quarantine")
+        if "file_loads" not in plan.tables and "file_loads" not in written:
+            yield _file_loads(empty_table(FILE_LOAD_COLUMNS))
 
     def _load_window(window: list[tuple[PendingFile, Download]]) -> Iterator[Any]:
         downloads = {item.file_id: (item, download) for item, download in window}
@@ -215,9 +221,10 @@ def together_batches(
             ):
                 if chunk.rows.num_rows:
                     table = LINE_TABLES["input" if is_input else "output"]
+                    written.add(table)
                     yield dlt.mark.with_table_name(chunk.rows, table)
                 if chunk.quarantine.num_rows:
-                    quarantined.append(chunk.quarantine.num_rows)
+                    written.add("quarantine")
                     yield dlt.mark.with_table_name(chunk.quarantine, "quarantine")
             loads = []
             for one in group:
@@ -237,16 +244,8 @@ def together_batches(
                         "loaded_at": observed_at,
                     }
                 )
-            yield dlt.mark.with_hints(
-                loads,
-                dlt.mark.make_hints(
-                    table_name="file_loads",
-                    write_disposition="merge",
-                    primary_key="file_id",
-                    columns=FILE_LOAD_COLUMNS,
-                ),
-                create_table_variant=True,
-            )
+            written.add("file_loads")
+            yield _file_loads(loads)
             for one in group:
                 item, download = downloads[one.file_id]
                 report.add_tally(LINE_TABLES[item.file_kind], item, tallies[one.file_id])
@@ -254,6 +253,20 @@ def together_batches(
                     options.on_file_loaded(item, download.bytes)
                 if options.landing_dir is None:
                     download.path.unlink(missing_ok=True)
+
+    def _file_loads(rows: Any) -> Any:
+        """file_loads rows (or an empty table) with that table's own hints: they travel in
+        batch_file_lines, whose merge key is a line's."""
+        return dlt.mark.with_hints(
+            rows,
+            dlt.mark.make_hints(
+                table_name="file_loads",
+                write_disposition="merge",
+                primary_key="file_id",
+                columns=FILE_LOAD_COLUMNS,
+            ),
+            create_table_variant=True,
+        )
 
     return batches, batch_status_history, files, batch_file_lines
 

@@ -1,0 +1,47 @@
+"""Column hints shared by the dlt sources, and the empty table that creates a raw table before
+its first row arrives.
+
+dlt creates a table only when a load package holds rows for it, except for an Arrow table,
+which it creates even when empty. A new account (no job yet, nothing submitted) would
+otherwise have no raw tables, and finance's first queries of them would fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+# The Arrow type dlt reads back as each hinted data type (json is stored as text by the
+# Arrow path, as dlt's JSON normaliser stores it).
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "json": pa.string(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def column_hints(*, not_null: tuple[str, ...] = (), **types: str) -> dict[str, Any]:
+    """Fresh column hints per table: dlt fills these dicts in place, so none may be shared.
+    Timestamps are UTC instants (timezone-aware)."""
+    return {
+        name: {
+            "data_type": kind,
+            **({"timezone": True} if kind == "timestamp" else {}),
+            **({"nullable": False} if name in not_null else {}),
+        }
+        for name, kind in types.items()
+    }
+
+
+def empty_table(hints: dict[str, Any]) -> pa.Table:
+    """No rows, with the hinted columns: yielded once so that dlt creates the table."""
+    return pa.schema(
+        [
+            pa.field(name, _ARROW_TYPES[hint["data_type"]], nullable=hint.get("nullable", True))
+            for name, hint in hints.items()
+        ]
+    ).empty_table()
