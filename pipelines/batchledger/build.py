@@ -97,13 +97,16 @@ def build_and_publish(
     )
     result = BuildResult(mode=_mode(previous, state, full_refresh))
     if result.mode == "full":
-        result.reason = (
-            "asked for with --full-refresh"
-            if full_refresh
-            else "first build"
-            if previous is None
-            else "dbt_project/, prices/ or the raw columns changed"
-        )
+        if full_refresh:
+            result.reason = "asked for with --full-refresh"
+        elif previous is not None:
+            result.reason = "dbt_project/, prices/ or the raw columns changed"
+        elif published.exists():
+            # The state is forgotten while a build runs: one failed, was killed or was not
+            # published (a busy file), so this one starts over.
+            result.reason = "the last build did not finish or was not published"
+        else:
+            result.reason = "first build"
     if result.mode == "up_to_date" and published.exists():
         return result
     if result.mode in {"incremental", "full"}:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def export_marts(work_db: Path, published: Path, build_id: str) -> Path:
         return link
     previous = link.resolve() if link.is_symlink() else None
     if previous is not None and (
-        previous.parent != link.parent.resolve() or not previous.name.startswith(f".{link.name}-")
+        previous.parent != link.parent.resolve() or not _is_generation(link, previous.name)
     ):
         # Pointed elsewhere by hand: never delete it, only stop pointing at it.
         previous = None
@@ -80,7 +81,26 @@ def export_marts(work_db: Path, published: Path, build_id: str) -> Path:
     _swap(link, fresh)
     if previous is not None and previous != fresh:
         shutil.rmtree(previous, ignore_errors=True)
+    _sweep(link, keep=fresh)
     return link
+
+
+def _is_generation(link: Path, name: str) -> bool:
+    """Whether `name` is a generation folder (or its staging) of `link`: `.<link>-<build id>`,
+    build ids being digits (dlt load ids), so another warehouse's `.<link>-x-...` never is."""
+    return re.fullmatch(rf"\.{re.escape(link.name)}-([0-9.]+|unbuilt)(\.tmp)?", name) is not None
+
+
+def _sweep(link: Path, *, keep: Path) -> None:
+    """Remove what an export killed midway left beside `link`: its staging or superseded
+    generation folders and its temporary symlinks. Nothing of another name is touched."""
+    for entry in link.parent.iterdir():
+        if entry in (keep, link):
+            continue
+        if _is_generation(link, entry.name) and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif re.fullmatch(rf"\.{re.escape(link.name)}\.[0-9]+\.link", entry.name):
+            entry.unlink(missing_ok=True)
 
 
 def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, object]]:

@@ -197,3 +197,18 @@ def test_status_from_the_warehouse_finds_short_ids_says_not_found_and_flags_unpr
     missing = run_cli("status", "no-such-batch", env=keyless, cwd=tmp_path)
     assert missing.returncode == 4
     assert "not found" in missing.stderr and "No API key" not in missing.stderr
+
+
+def test_status_without_a_key_names_the_warehouse_it_could_not_read(tmp_path: Path) -> None:
+    """No key and a BATCHLEDGER_DB that is not there: exit 3, naming the path looked at."""
+    from tests.cli.test_cli_ingest import run_cli
+
+    db = tmp_path / "elsewhere" / "finance.duckdb"
+    run = run_cli(
+        "status",
+        env={"TOGETHER_API_KEY": "", "BATCHLEDGER_DB": str(db), "COLUMNS": "300"},
+        cwd=tmp_path,
+    )
+    assert run.returncode == 3
+    assert f"no warehouse at {db}" in " ".join(run.stderr.split())
+    assert not db.exists()

@@ -129,7 +129,9 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
     emulator.faults.malformed_output_line = True
 
     # 1. First build: full.
-    assert mode(ingest(settings)) == "full"
+    first = ingest(settings)
+    assert mode(first) == "full" and first.build is not None
+    assert first.build.reason == "first build"
     assert flagged_lines(db) == set(emulator.malformed_lines)
     assert query(db, f"select count(*) from marts.cost_by_job where batch_id = '{running[0]}'")
 
@@ -273,7 +275,10 @@ def test_a_failed_build_is_followed_by_a_full_one_even_after_the_edit_is_undone(
     assert query(db, "select sum(cost_usd) from marts.fct_batch_items") == good
     prices.write_text(original)
     emulator.advance(3 * 3600)
-    assert mode(ingest(settings)) == "full"
+    after = ingest(settings)
+    assert mode(after) == "full"
+    assert after.build is not None
+    assert after.build.reason == "the last build did not finish or was not published"
     # Every item is priced from the restored seed again: the same total as a fresh build.
     fresh = tmp_path / "fresh"
     fresh_settings = make_settings(fresh, emulator.base_url)

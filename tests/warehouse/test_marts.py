@@ -237,6 +237,8 @@ def test_cost_by_job_equals_python(
         # A running job's cost is pending, never a final figure.
         final = status_of[batch_id] in terminal and totals.pending == 0
         assert row["is_cost_final"] is final, batch_id
+        models = {item.model for item in items.values() if item.batch_id == batch_id}
+        assert row["item_model_count"] == len(models), batch_id
     assert found["batch-qwen-nov"]["is_cost_final"] is False
     assert found["batch-qwen-expired"]["has_failures"] is True
     validating = found["batch-validating"]

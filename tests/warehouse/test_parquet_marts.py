@@ -86,3 +86,29 @@ def test_a_marts_link_pointed_elsewhere_by_hand_is_never_deleted(tmp_path: Path)
     export_marts(work, published, "1")
     assert (shared / "report.xlsx").read_text() == "precious"
     assert (link / "items.parquet").exists() and link.resolve() != shared.resolve()
+
+
+def test_what_a_killed_export_left_is_swept_and_other_warehouses_are_not_touched(
+    tmp_path: Path,
+) -> None:
+    work = work_db(tmp_path / "work.duckdb")
+    published = tmp_path / "data" / "warehouse.duckdb"
+    folder = export_marts(work, published, "1")
+    marts = folder.parent
+    # An export killed after writing its staging set, one killed after renaming it, and one
+    # killed before swapping its temporary symlink; beside them, another warehouse's sets.
+    left = [marts / ".warehouse-2.tmp", marts / ".warehouse-3"]
+    for path in left:
+        path.mkdir()
+        (path / "items.parquet").write_bytes(b"PAR1")
+    stray_link = marts / ".warehouse.4242.link"
+    stray_link.symlink_to(".warehouse-3")
+    others = [marts / ".warehouse-eu-5", marts / ".warehouse-eu-5.tmp", marts / "warehouse-eu"]
+    for path in others:
+        path.mkdir()
+    folder = export_marts(work, published, "6")
+    assert folder.resolve().name == ".warehouse-6"
+    assert not any(path.exists() for path in left)
+    assert not stray_link.is_symlink()
+    assert all(path.is_dir() for path in others)
+    assert pq.read_table(folder / "items.parquet").num_rows == 1

@@ -40,7 +40,8 @@ job_models as (
         row_number() over (
             partition by batch_month_costs.batch_id
             order by sum(batch_month_costs.items_total) desc, batch_month_costs.model asc
-        ) as model_rank
+        ) as model_rank,
+        count(*) over (partition by batch_month_costs.batch_id) as model_count
 
     from batch_month_costs
     where batch_month_costs.model is not null
@@ -53,6 +54,7 @@ job_measures as (
     select
         batch_month_costs.batch_id,
         any_value(job_models.model) as most_common_item_model,
+        any_value(job_models.model_count) as item_model_count,
         cast(sum(batch_month_costs.orphan_items) as bigint) as orphan_items,
         {{ cost_measures_from_sums('batch_month_costs') }}
 
@@ -104,6 +106,7 @@ final as (
         batches.provider,
         batches.batch_id,
         coalesce(batches.model, job_measures.most_common_item_model) as model,
+        coalesce(job_measures.item_model_count, 0) as item_model_count,
         batches.status,
         batches.provider_status,
         batches.is_terminal,

@@ -203,7 +203,15 @@ def _status_rows(settings: Settings, batch_id: str | None) -> list[dict[str, Any
         if not figures:
             from batchledger.together.errors import TogetherAuthError
 
-            raise TogetherAuthError("No API key and no warehouse data: set TOGETHER_API_KEY")
+            where = (
+                f"{settings.db_path} has no jobs"
+                if settings.db_path.exists()
+                else f"no warehouse at {settings.db_path}"
+            )
+            raise TogetherAuthError(
+                f"No API key, and {where}: set TOGETHER_API_KEY, or point BATCHLEDGER_DB at "
+                "a warehouse that `make ingest` built"
+            )
         wanted = resolve_batch_id(batch_id, list(figures)) if batch_id else None
         jobs = [
             {"id": f.batch_id, "model_id": f.model, "status": f.status, "created_at": f.created_at}
