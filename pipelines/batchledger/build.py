@@ -7,6 +7,7 @@ up to date (no dbt, no publish), incremental (the batches newer loads touched) o
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +29,8 @@ from batchledger.exports import export_marts
 from batchledger.settings import parquet_marts_enabled
 from batchledger.transform import DbtChild, DbtOutcome
 from batchledger.warehouse import SCOPE_SCHEMA, publish
+
+log = logging.getLogger(__name__)
 
 # An incremental build runs with the same code, seeds and raw columns as the last one, so it
 # skips what only those can change: unit tests (they test the models' code), seeds, and the
@@ -102,9 +105,11 @@ def build_and_publish(
         elif previous is not None:
             result.reason = "dbt_project/, prices/ or the raw columns changed"
         elif published.exists():
-            # The state is forgotten while a build runs: one failed, was killed or was not
-            # published (a busy file), so this one starts over.
-            result.reason = "the last build did not finish or was not published"
+            # The state is forgotten while a build runs (one failed, was killed or was not
+            # published) and unreadable when another version wrote it: start over.
+            result.reason = (
+                "no record of the last build: it failed or was stopped, or its record is gone"
+            )
         else:
             result.reason = "first build"
     if result.mode == "up_to_date" and published.exists():
@@ -141,7 +146,12 @@ def build_and_publish(
     result.stages["publish"] = time.monotonic() - started
     if parquet_marts_enabled():
         started = time.monotonic()
-        export_marts(work_db, published, state.build_id)
+        try:
+            export_marts(work_db, published, state.build_id)
+        except (OSError, RuntimeError, duckdb.Error) as exc:
+            # The warehouse is published: a problem beside it (a symlink loop or a file in
+            # data/marts) must not fail the run or make the next one rebuild everything.
+            log.warning("Parquet marts not written (%s); the warehouse is up to date", exc)
         result.stages["parquet"] = time.monotonic() - started
     write_build_state(work_dir, state)
     return result

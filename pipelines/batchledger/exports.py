@@ -87,8 +87,10 @@ def export_marts(work_db: Path, published: Path, build_id: str) -> Path:
 
 def _is_generation(link: Path, name: str) -> bool:
     """Whether `name` is a generation folder (or its staging) of `link`: `.<link>-<build id>`,
-    build ids being digits (dlt load ids), so another warehouse's `.<link>-x-...` never is."""
-    return re.fullmatch(rf"\.{re.escape(link.name)}-([0-9.]+|unbuilt)(\.tmp)?", name) is not None
+    build ids being 19 digits (build_state.next_build_id), so neither another warehouse's
+    `.<link>-x-...` nor a user's `.<link>-2024.12` ever is."""
+    pattern = rf"\.{re.escape(link.name)}-([0-9]{{19}}|unbuilt)(\.tmp)?"
+    return re.fullmatch(pattern, name) is not None
 
 
 def _sweep(link: Path, *, keep: Path) -> None:

@@ -304,14 +304,22 @@ def _carry_users_objects(published: Path, target: Path) -> list[str]:
         con.execute("use target")
         kept: list[str] = []
         views: list[str] = []
-        taken = {name for schema, name in ours if schema == ANALYST_SCHEMA}
+        # SQL kept as text: what earlier publishes saved, and views made outside the schema.
+        saved: list[str] = []
+        # Lowercase, as DuckDB compares names; unbound_views is ours, written last.
+        taken = {name.lower() for schema, name in ours if schema == ANALYST_SCHEMA}
+        taken.add(UNBOUND_VIEWS)
         for schema, name, is_view in theirs:
             if schema == ANALYST_SCHEMA and is_view:
                 views.append(sql_of[(schema, name)])
                 continue
+            if schema == ANALYST_SCHEMA and name.lower() == UNBOUND_VIEWS:
+                earlier = _saved_sql(con, name)
+                if earlier is not None:
+                    saved += earlier
+                    continue
             if is_view:
-                views_kept_as_sql = [sql_of[(schema, name)]]
-                _save_unbound(con, views_kept_as_sql)
+                saved.append(sql_of[(schema, name)])
                 kept.append(f"{schema}.{name}")
                 log.warning(
                     "view %s.%s was made outside batchledger in %s; its SQL is kept in "
@@ -324,9 +332,9 @@ def _carry_users_objects(published: Path, target: Path) -> list[str]:
                 )
                 continue
             new_name = name if schema == ANALYST_SCHEMA else f"{schema}__{name}"
-            while new_name in taken:
+            while new_name.lower() in taken:
                 new_name += "_"  # never over another kept object
-            taken.add(new_name)
+            taken.add(new_name.lower())
             con.execute(
                 f"create table target.{_ident(ANALYST_SCHEMA)}.{_ident(new_name)} as "
                 f"select * from old.{_ident(schema)}.{_ident(name)}"
@@ -346,24 +354,44 @@ def _carry_users_objects(published: Path, target: Path) -> list[str]:
         unbound = _create_in_passes(con, views, strict=False)
         if unbound:
             # A view over a column a rebuild removed: its SQL is kept, never dropped.
-            _save_unbound(con, unbound)
             log.warning(
-                "%d view(s) of the %s schema no longer bind to the new marts; their SQL is in "
-                "%s.unbound_views",
+                "%d view(s) of the %s schema could not be re-created: they no longer bind to "
+                "the new marts, or read a file or URL (a publish opens neither). Their SQL is "
+                "in %s.unbound_views",
                 len(unbound),
                 ANALYST_SCHEMA,
                 ANALYST_SCHEMA,
             )
+        if saved or unbound:
+            _save_unbound(con, saved + unbound)
         con.execute("checkpoint target")
         return kept
     finally:
         con.close()
 
 
+UNBOUND_VIEWS = "unbound_views"
+
+
 def _save_unbound(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
-    table = f"target.{_ident(ANALYST_SCHEMA)}.unbound_views"
-    con.execute(f"create table if not exists {table} (sql varchar)")
+    table = f"target.{_ident(ANALYST_SCHEMA)}.{UNBOUND_VIEWS}"
+    con.execute(f"create table {table} (sql varchar)")
     con.executemany(f"insert into {table} values (?)", [[sql] for sql in statements])
+
+
+def _saved_sql(con: duckdb.DuckDBPyConnection, name: str) -> list[str] | None:
+    """The statements an earlier publish kept in the published file's unbound_views, or None
+    when that table is not of our making (a user's table of that name is copied like any)."""
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where database_name = 'old' and schema_name = ? and table_name = ?",
+        [ANALYST_SCHEMA, name],
+    ).fetchall()
+    if columns != [("sql", "VARCHAR")]:
+        return None
+    table = f"old.{_ident(ANALYST_SCHEMA)}.{_ident(name)}"
+    rows = con.execute(f"select sql from {table} where sql is not null").fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def _attach_published(con: duckdb.DuckDBPyConnection, published: Path) -> None:

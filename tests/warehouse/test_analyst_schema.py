@@ -91,6 +91,43 @@ def test_a_view_that_no_longer_binds_keeps_its_sql_and_does_not_block_publishing
     assert len(saved) == 1 and "old_cost" in str(saved[0][0])
 
 
+def test_kept_sql_accumulates_across_publishes_whatever_the_schemas_sort_order(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Views made in a schema sorting before `analyst`, one per publish, and names differing
+    only in case: every publish goes through and nothing kept is lost."""
+    work, published = published_demo(tmp_path)
+    csv = tmp_path / "plan.csv"
+    csv.write_text("month,usd\n2026-11-01,10\n")
+    execute(
+        published,
+        "create schema adhoc",
+        "create view adhoc.v1 as select 1 as x",
+        f"create schema {ANALYST_SCHEMA}",
+        f'create table {ANALYST_SCHEMA}."main__T" as select 1 as y',
+        "create table main.t as select 2 as y",
+        f"create view {ANALYST_SCHEMA}.plan as select * from read_csv('{csv}')",
+    )
+    with caplog.at_level(logging.WARNING, logger="batchledger.warehouse"):
+        publish(work, published)
+    execute(published, "create schema adhoc", "create view adhoc.v2 as select 2 as x")
+    add_batch(work, "b2", "1000.2", "0000000000000000002", 5)
+    publish(work, published)
+    saved = {
+        str(row[0]) for row in fetch(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+    }
+    assert any("v1" in sql for sql in saved) and any("v2" in sql for sql in saved)
+    assert any("plan.csv" in sql for sql in saved)  # a publish never reads users' files
+    assert "read a file or URL" in caplog.text
+    kept = fetch(
+        published,
+        "select table_name from duckdb_tables() where schema_name = 'analyst' order by 1",
+    )
+    assert [row[0] for row in kept] == ["main__T", "main__t_", "unbound_views"]
+    assert fetch(published, f"select y from {ANALYST_SCHEMA}.main__t_") == [(2,)]
+    assert fetch(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
+
+
 def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Path) -> None:
     import subprocess
     import sys

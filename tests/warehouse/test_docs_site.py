@@ -56,6 +56,11 @@ def test_docs_is_one_file_that_renders_the_marts_from_disk(demo_db: Path, tmp_pa
     assert docs.returncode == 0, docs.stdout[-2000:] + docs.stderr[-2000:]
     assert str(SITE) in docs.stdout and "no server needed" in docs.stdout
 
+    # The landing page is the project's own overview, naming the marts to start with.
+    landing = re.sub(r"<script.*?</script>", "", render(f"file://{SITE}", "--dump-dom"), flags=re.S)
+    assert "what your together.ai batch jobs cost" in landing
+    assert "cost_by_job" in landing and "budget_status" in landing
+
     page = render(f"file://{SITE}#!/model/model.batchledger.cost_by_job", "--dump-dom")
     # What the page drew, not the manifest it carries inside a script tag.
     drawn = re.sub(r"<script.*?</script>", "", page, flags=re.S)

@@ -204,7 +204,7 @@ def _status_rows(settings: Settings, batch_id: str | None) -> list[dict[str, Any
             from batchledger.together.errors import TogetherAuthError
 
             where = (
-                f"{settings.db_path} has no jobs"
+                f"{settings.db_path} shows no jobs (none yet, or its marts could not be read)"
                 if settings.db_path.exists()
                 else f"no warehouse at {settings.db_path}"
             )
