@@ -555,6 +555,9 @@ def _sync_table(con: duckdb.DuckDBPyConnection, name: str, since: _Marks) -> Non
     names = {column for column, _ in columns}
     if {"batch_id", "_build_id"} <= names and since.built_through:
         key, changed = "batch_id", f"_build_id > '{since.built_through}'"
+    elif {"input_file_id", "_build_id"} <= names and since.built_through:
+        # Rebuilt per input file (int_batch_requests_checked): one file feeds many batches.
+        key, changed = "input_file_id", f"_build_id > '{since.built_through}'"
     elif {"file_id", "line_number", "_dlt_load_id"} <= names and since.loaded_through:
         key, changed = "file_id", f"_dlt_load_id > '{since.loaded_through}'"
     else:
