@@ -144,6 +144,32 @@ def test_publishes_copy_then_sync_and_never_writes_under_a_reader(tmp_path: Path
     assert len(generations) <= 2, generations
 
 
+def test_a_sync_that_would_move_most_rows_copies_the_file_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a full rebuild every mart row is new: syncing a generation would push them all
+    through SQL, so the publish copies the file; a small change still syncs."""
+    from batchledger import warehouse
+
+    monkeypatch.setattr(warehouse, "SYNC_MIN_ROWS", 10)
+    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
+    work.parent.mkdir(parents=True)
+    published = tmp_path / "warehouse.duckdb"
+    make_work_db(work)
+    for n in range(1, 6):
+        add_batch(work, f"b{n}", f"1000.{n}", f"000000000000000000{n}", 20)
+    assert publish(work, published).strategy == "copy"
+    assert publish(work, published).strategy == "copy"  # the other generation, first made
+    add_batch(work, "b6", "1000.6", "0000000000000000006", 20)
+    assert publish(work, published).strategy == "sync"  # one batch of six: a sync
+    assert snapshot(published) == snapshot(work)
+    # A full rebuild: every batch's mart rows written again by a new build.
+    for n in range(1, 7):
+        add_batch(work, f"b{n}", "1000.6", "0000000000000000007", 20)
+    assert publish(work, published).strategy == "copy"
+    assert snapshot(published) == snapshot(work)
+
+
 def test_a_publish_killed_before_its_rename_leaves_nothing_behind(tmp_path: Path) -> None:
     work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
     work.parent.mkdir(parents=True)
