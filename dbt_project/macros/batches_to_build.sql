@@ -44,13 +44,6 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- The input file ids of the batches this build computes, as a select of input_file_id. -#}
-{% macro input_files_to_build() -%}
-    select files_batches.input_file_id
-    from {{ ref('stg_together__batches') }} as files_batches
-    where {{ is_batch_to_build('files_batches.batch_id') }}
-{%- endmacro %}
-
 {#- A predicate keeping the rows of `column` (a batch id) that this build computes: always
     true on a full build, so nothing a full build sees depends on the batch list. -#}
 {% macro is_batch_to_build(column) -%}

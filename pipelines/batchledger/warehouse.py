@@ -574,9 +574,6 @@ def _sync_rule(names: set[str], since: _Marks) -> tuple[str, str] | None:
     `since`), all rows of a key written again; None when the table is copied whole."""
     if {"batch_id", "_build_id"} <= names and since.built_through:
         return "batch_id", f"_build_id > '{since.built_through}'"
-    if {"input_file_id", "_build_id"} <= names and since.built_through:
-        # Rebuilt per input file (int_batch_requests_checked): one file feeds many batches.
-        return "input_file_id", f"_build_id > '{since.built_through}'"
     if {"file_id", "line_number", "_dlt_load_id"} <= names and since.loaded_through:
         return "file_id", f"_dlt_load_id > '{since.loaded_through}'"
     return None

@@ -26,7 +26,7 @@ batch_results as (
 
     -- The winning line of each request; the others are flagged (see the model).
     select * from {{ ref('int_batch_results_checked') }}
-    where result_rank = 1 and {{ is_batch_to_build('batch_id') }}
+    where result_rank = 1
 
 ),
 

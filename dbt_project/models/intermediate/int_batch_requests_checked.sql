@@ -1,5 +1,11 @@
 with
 
+batches as (
+
+    select * from {{ ref('stg_together__batches') }}
+
+),
+
 batch_requests as (
 
     select * from {{ ref('stg_together__batch_requests') }}
@@ -10,7 +16,10 @@ requests_to_build as (
 
     -- The input files of the batches this build computes (all of them on a full build).
     select * from batch_requests
-    where input_file_id in ({{ input_files_to_build() }})
+    where input_file_id in (
+        select batches.input_file_id from batches
+        where {{ is_batch_to_build('batches.batch_id') }}
+    )
 
 ),
 
@@ -22,8 +31,7 @@ requests_ranked as (
     select
         *,
         row_number() over file_requests as request_rank,
-        first_value(input_line_number) over file_requests as winning_input_line_number,
-        {{ build_id() }} as _build_id
+        first_value(input_line_number) over file_requests as winning_input_line_number
 
     from requests_to_build
     window file_requests as (

@@ -110,8 +110,7 @@ checked as (
                     total_tokens, prompt_tokens + completion_tokens
                 )
             end as total_tokens
-        ),
-        {{ build_id() }} as _build_id
+        )
 
     from results_ranked
 

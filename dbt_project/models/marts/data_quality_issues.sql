@@ -16,7 +16,6 @@ quarantined_lines as (
 batch_results as (
 
     select * from {{ ref('int_batch_results_checked') }}
-    where {{ is_batch_to_build('batch_id') }}
 
 ),
 
