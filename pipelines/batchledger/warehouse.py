@@ -559,10 +559,9 @@ def _sync_table(con: duckdb.DuckDBPyConnection, name: str, since: _Marks) -> Non
         con.execute(f"delete from {target}")
         con.execute(f"insert into {target} select * from {source}")
         return
-    key, changed = rule
-    keys = f"(select distinct {key} from {source} where {changed})"
-    con.execute(f"delete from {target} where {key} in {keys}")
-    con.execute(f"insert into {target} select * from {source} where {key} in {keys}")
+    synced = _synced_rows(source, rule)
+    con.execute(f"delete from {target} where {synced}")
+    con.execute(f"insert into {target} select * from {source} where {synced}")
     counts = con.execute(f"select (select count(*) from {source}), (select count(*) from {target})")
     row = counts.fetchone()
     if row is None or row[0] != row[1]:
@@ -586,6 +585,13 @@ SYNC_MAX_SHARE = 0.5
 SYNC_MIN_ROWS = 100_000
 
 
+def _synced_rows(table: str, rule: tuple[str, str]) -> str:
+    """A predicate on `table`'s rows that a sync writes again: every row of a key (batch or
+    file) with any row written since, so a key's rows are replaced together."""
+    key, written = rule
+    return f"{key} in (select distinct {key} from {table} where {written})"
+
+
 def _sync_pays(work_db: Path, since: _Marks) -> bool:
     """Whether syncing a generation as of `since` moves few enough rows to beat a copy."""
     con = duckdb.connect(str(work_db), read_only=True)
@@ -600,14 +606,12 @@ def _sync_pays(work_db: Path, since: _Marks) -> bool:
             name = f"{_ident(str(schema))}.{_ident(str(table))}"
             rows = _count(con, f"select count(*) from {name}")
             rule = _sync_rule({str(c) for c in columns}, since)
-            if rule is not None:
-                key, written = rule
-                rows_written = f"select distinct {key} from {name} where {written}"
-                changed += _count(
-                    con, f"select count(*) from {name} where {key} in ({rows_written})"
-                )
-            else:
+            if rule is None:
                 changed += rows
+            else:
+                changed += _count(
+                    con, f"select count(*) from {name} where {_synced_rows(name, rule)}"
+                )
             total += rows
         return changed < SYNC_MIN_ROWS or changed <= SYNC_MAX_SHARE * total
     finally:

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from batchledger.warehouse import ANALYST_SCHEMA, publish
-from tests.warehouse.test_publish import add_batch, make_work_db
+from tests.warehouse.test_publish import add_batch, make_work_db, rows
 
 
 def execute(db: Path, *statements: str) -> None:
@@ -18,14 +18,6 @@ def execute(db: Path, *statements: str) -> None:
     try:
         for statement in statements:
             con.execute(statement)
-    finally:
-        con.close()
-
-
-def fetch(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
     finally:
         con.close()
 
@@ -61,13 +53,13 @@ def test_analyst_tables_and_views_survive_publishes_and_strays_are_kept(
         add_batch(work, batch, f"1000.{n}", f"000000000000000000{n}", 5)
         with caplog.at_level(logging.WARNING, logger="batchledger.warehouse"):
             publish(work, published)  # the first copies, the second syncs a generation
-        assert fetch(published, f"select budget from {ANALYST_SCHEMA}.q4_plan") == [(42,)]
-        jobs = fetch(published, f"select count(*) from {ANALYST_SCHEMA}.big_jobs")
+        assert rows(published, f"select budget from {ANALYST_SCHEMA}.q4_plan") == [(42,)]
+        jobs = rows(published, f"select count(*) from {ANALYST_SCHEMA}.big_jobs")
         assert jobs == [(n,)]  # the view reads the new marts
-        assert fetch(published, f"select note from {ANALYST_SCHEMA}.marts__my_scratch") == [
+        assert rows(published, f"select note from {ANALYST_SCHEMA}.marts__my_scratch") == [
             ("mine",)
         ]
-        assert not fetch(
+        assert not rows(
             published,
             "select 1 from duckdb_tables() where schema_name = 'marts' "
             "and table_name = 'my_scratch'",
@@ -86,8 +78,8 @@ def test_a_view_that_no_longer_binds_keeps_its_sql_and_does_not_block_publishing
     )
     execute(work, "alter table marts.cost_by_job rename column cost_usd to billed_usd")
     publish(work, published)
-    assert fetch(published, "select count(*) from marts.cost_by_job") == [(1,)]
-    saved = fetch(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+    assert rows(published, "select count(*) from marts.cost_by_job") == [(1,)]
+    saved = rows(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
     assert len(saved) == 1 and "old_cost" in str(saved[0][0])
 
 
@@ -114,18 +106,18 @@ def test_kept_sql_accumulates_across_publishes_whatever_the_schemas_sort_order(
     add_batch(work, "b2", "1000.2", "0000000000000000002", 5)
     publish(work, published)
     saved = {
-        str(row[0]) for row in fetch(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+        str(row[0]) for row in rows(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
     }
     assert any("v1" in sql for sql in saved) and any("v2" in sql for sql in saved)
     assert any("plan.csv" in sql for sql in saved)  # a publish never reads users' files
     assert "read a file or URL" in caplog.text
-    kept = fetch(
+    kept = rows(
         published,
         "select table_name from duckdb_tables() where schema_name = 'analyst' order by 1",
     )
     assert [row[0] for row in kept] == ["main__T", "main__t_", "unbound_views"]
-    assert fetch(published, f"select y from {ANALYST_SCHEMA}.main__t_") == [(2,)]
-    assert fetch(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
+    assert rows(published, f"select y from {ANALYST_SCHEMA}.main__t_") == [(2,)]
+    assert rows(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
 
 
 def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Path) -> None:
@@ -160,8 +152,8 @@ def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Pat
         writer.wait(timeout=30)
     # Nothing of theirs was lost: the next publish carries their table over.
     publish(work, published)
-    assert fetch(published, f"select x from {ANALYST_SCHEMA}.main__analyst_note") == [(1,)]
-    assert fetch(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
+    assert rows(published, f"select x from {ANALYST_SCHEMA}.main__analyst_note") == [(1,)]
+    assert rows(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
 
 
 def test_users_names_are_identifiers_and_their_sql_never_runs_in_the_publish(
@@ -184,14 +176,14 @@ def test_users_names_are_identifiers_and_their_sql_never_runs_in_the_publish(
     assert not canary.exists()
     names = {
         row[0]
-        for row in fetch(
+        for row in rows(
             published,
             f"select table_name from duckdb_tables() where schema_name = '{ANALYST_SCHEMA}'",
         )
     }
     assert 'x" as select 1; copy (select 1) to ' in "".join(names)
     assert "s.x__t" in names
-    saved = fetch(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+    saved = rows(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
     assert any("read_text" in str(row[0]) for row in saved)
     assert "marts__leak" not in names  # never materialised: it would hold our environment
 
@@ -220,4 +212,4 @@ def test_a_stale_log_beside_the_published_file_is_folded_in_once(tmp_path: Path)
     for n in (2, 3):
         add_batch(work, f"b{n}", f"1000.{n}", f"000000000000000000{n}", 5)
         publish(work, published)
-        assert fetch(published, f"select count(*) from {ANALYST_SCHEMA}.mine") == [(10,)]
+        assert rows(published, f"select count(*) from {ANALYST_SCHEMA}.mine") == [(10,)]

@@ -118,11 +118,17 @@ def together_batches(
     report = report if report is not None else IngestReport()
     report.batches = plan.batches
     observed_at = datetime.now(UTC)
-    written: set[str] = set()  # the line tables batch_file_lines wrote rows to in this run
+    written: set[str] = set()  # the tables this run wrote rows to
+
+    def _absent(table: str) -> bool:
+        """Whether `table` would still not exist after this run: none of it yet, no row now."""
+        return table not in plan.tables and table not in written
 
     def _rows_or_empty(rows: list[dict[str, Any]], table: str, hints: dict[str, Any]) -> Any:
         """The rows; none on an account without the table yet: an empty table creates it."""
-        return rows if rows or table in plan.tables else empty_table(hints)
+        if rows:
+            written.add(table)
+        return empty_table(hints) if _absent(table) else rows
 
     @dlt.resource(
         name="batches",
@@ -196,12 +202,11 @@ def together_batches(
         yield from _load_window(window)
         # A table with no row yet is created empty, so that queries of it run from day one.
         for kind in ("input", "output"):
-            table = LINE_TABLES[kind]
-            if table not in plan.tables and table not in written:
-                yield dlt.mark.with_table_name(empty_line_rows(kind), table)
-        if "quarantine" not in plan.tables and "quarantine" not in written:
+            if _absent(LINE_TABLES[kind]):
+                yield dlt.mark.with_table_name(empty_line_rows(kind), LINE_TABLES[kind])
+        if _absent("quarantine"):
             yield dlt.mark.with_table_name(EMPTY_QUARANTINE, "quarantine")
-        if "file_loads" not in plan.tables and "file_loads" not in written:
+        if _absent("file_loads"):
             yield _file_loads(empty_table(FILE_LOAD_COLUMNS))
 
     def _load_window(window: list[tuple[PendingFile, Download]]) -> Iterator[Any]:
