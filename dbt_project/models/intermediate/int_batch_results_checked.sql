@@ -8,6 +8,17 @@ batch_results as (
 
 ),
 
+results_keyed as (
+
+    -- The keys of the usage object and of its prompt_tokens_details, with one parse.
+    select
+        *,
+        json_keys(usage_json, ['$', '$.prompt_tokens_details']) as usage_keys
+
+    from batch_results
+
+),
+
 results_validated as (
 
     -- Usage becomes money only when every token count it gives is a JSON integer from 0 to
@@ -29,11 +40,16 @@ results_validated as (
             when usage_json is not null
                 then { 'kind': 'invalid_usage', 'detail': nullif(concat_ws(
                     '; ',
-                    {{ usage_field_issue('usage_json', '$.prompt_tokens', required=true) }},
-                    {{ usage_field_issue('usage_json', '$.completion_tokens', required=true) }},
-                    {{ usage_field_issue('usage_json', '$.total_tokens') }},
-                    {{ usage_field_issue('usage_json', '$.cached_tokens') }},
-                    {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }},
+                    {{ usage_field_issue('prompt_tokens_json', 'prompt_tokens', required=true) }},
+                    {{ usage_field_issue(
+                        'completion_tokens_json', 'completion_tokens', required=true
+                    ) }},
+                    {{ usage_field_issue('total_tokens_json', 'total_tokens') }},
+                    {{ usage_field_issue('cached_tokens_json', 'cached_tokens') }},
+                    {{ usage_field_issue(
+                        'prompt_tokens_details_cached_tokens_json',
+                        'prompt_tokens_details.cached_tokens'
+                    ) }},
                     case
                         when prompt_tokens >= 0 and cached_prompt_tokens > prompt_tokens
                             then
@@ -42,10 +58,8 @@ results_validated as (
                     end,
                     case
                         when
-                            len(json_keys(usage_json))
-                            <> len(list_distinct(json_keys(usage_json)))
-                            or len(json_keys(usage_json, '$.prompt_tokens_details'))
-                            <> len(list_distinct(json_keys(usage_json, '$.prompt_tokens_details')))
+                            len(usage_keys[1]) <> len(list_distinct(usage_keys[1]))
+                            or len(usage_keys[2]) <> len(list_distinct(usage_keys[2]))
                             then 'usage gives a key twice'
                     end
                 ), '') }
@@ -55,7 +69,7 @@ results_validated as (
                 then 'created is ' || completion_created_unix || ', not a time from 2000 to 2100'
         end as created_issue
 
-    from batch_results
+    from results_keyed
 
 ),
 
