@@ -19,6 +19,27 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
+# Session fixtures that build a warehouse (a dbt build each), and the tests that share one: under
+# xdist (`make test` runs -n 2 --dist loadgroup) each group runs on one worker, so each warehouse
+# is built once per run, not once per worker.
+SHARED_WAREHOUSES = ("demo_db", "warehouse", "flow")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: runs a dbt build or a CLI process; `make test-fast` leaves it out"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        shared = [name for name in SHARED_WAREHOUSES if name in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     # time_scale 0: the virtual clock moves only when a test advances it.

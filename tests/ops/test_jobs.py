@@ -145,6 +145,7 @@ def test_every_command_has_help_with_examples(cli: Any) -> None:
         assert result.exit_code == 0 and "Examples" in result.stdout
 
 
+@pytest.mark.slow
 def test_status_from_the_warehouse_finds_short_ids_says_not_found_and_flags_unpriced(
     emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -115,6 +115,7 @@ def names(con: duckdb.DuckDBPyConnection, mart: str) -> set[str]:
     return {row[0] for row in con.execute(f"describe marts.{mart}").fetchall()}
 
 
+@pytest.mark.slow
 def test_each_input_changes_in_turn_and_incremental_equals_full(
     project: Project, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -250,6 +251,7 @@ def test_any_change_to_the_dbt_project_or_prices_changes_the_fingerprint(
     assert dbt_inputs_fingerprint() == baseline
 
 
+@pytest.mark.slow
 def test_a_failed_build_is_followed_by_a_full_one_even_after_the_edit_is_undone(
     project: Project, emulator: Emulator, tmp_path: Path
 ) -> None:
