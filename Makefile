@@ -39,8 +39,9 @@ PYTEST := $(VENV)/bin/pytest -q -n 2 --dist loadgroup
 test: lint browser ## Run lint, type checks and the test suite, then name the 10 slowest tests
 	@$(PYTEST) --durations=10
 
-test-fast: $(VENV)/.installed ## The edit loop: ruff and the tests that build no warehouse
+test-fast: $(VENV)/.installed ## The edit loop: ruff, the import contract, and the tests that build no warehouse
 	@$(VENV)/bin/ruff check pipelines tests
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 	@$(PYTEST) -m "not slow"
 
 # Debian's chromium renders the docs site in a test; installed here when missing.
@@ -51,9 +52,10 @@ browser: ## Install Debian's chromium (the docs render test uses it) when missin
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-lint: $(VENV)/.installed ## Lint Python (ruff, mypy --strict) and SQL (sqlfluff)
+lint: $(VENV)/.installed ## Lint Python (ruff, mypy --strict, the import contract) and SQL (sqlfluff)
 	@$(VENV)/bin/ruff check pipelines tests
 	@$(VENV)/bin/ruff format --check pipelines tests
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 	@# mypy and sqlfluff are one core each: side by side they take the time of the slower one.
 	@# sqlfluff compiles the project with dbt, which needs a database: a scratch one.
 	@$(VENV)/bin/mypy & mypy=$$!; \

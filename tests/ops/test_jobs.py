@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from batchledger.emulator import Emulator
-from batchledger.ops.store import read_submissions
 from batchledger.settings import Settings
+from batchledger.store import read_submissions
 from tests.conftest import make_settings
 from tests.ops.conftest import LLAMA, point_env_at, request, write_jsonl
 

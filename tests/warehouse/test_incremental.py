@@ -19,9 +19,9 @@ from rich.console import Console
 from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
 from batchledger.emulator import Emulator, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
-from batchledger.ops.store import Submission, record_submission
 from batchledger.paths import DBT_PROJECT_DIR, PRICES_DIR
 from batchledger.settings import Settings
+from batchledger.store import Submission, record_submission
 from batchledger.transform import run_dbt
 from tests.conftest import TEST_API_KEY, make_settings
 

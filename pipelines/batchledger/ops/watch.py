@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from batchledger.ops.api import BAD_END_STATUSES, format_usd, open_client, short_id
+from batchledger.ops.api import format_usd, open_client, short_id
 from batchledger.ops.followup import FileSource, item_outcomes
 from batchledger.ops.marts import BudgetFigures, budget_figures
-from batchledger.ops.store import ops_dir, read_json_state, write_json_state
 from batchledger.settings import Settings
-from batchledger.sources.together_batches.helpers import is_terminal
+from batchledger.statuses import BAD_END_STATUSES, is_terminal, status_of
+from batchledger.store import ops_dir, read_json_state, write_json_state
 from batchledger.together import TogetherClient
 from batchledger.together.deadline import Deadline, active, http_client
 from batchledger.together.errors import TogetherError
@@ -82,7 +82,7 @@ def alerts_for(
     files = FileSource(settings, client)
     try:
         for job in jobs:
-            status = str(job.get("status"))
+            status = status_of(job)
             batch_id = str(job["id"])
             if status in BAD_END_STATUSES:
                 key = f"{batch_id}:{status}"

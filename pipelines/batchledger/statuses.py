@@ -1,0 +1,20 @@
+"""Together's batch statuses: the one list the client, the source, the ops commands, the emulator
+and the dbt project (macros/batch_statuses.sql, kept in step by a test) all use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Output and error files no longer change after these.
+TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
+# Terminal statuses that deserve an alert of their own, whatever the item counts say.
+BAD_END_STATUSES = frozenset({"FAILED", "EXPIRED", "CANCELLED"})
+
+
+def status_of(batch: dict[str, Any]) -> str:
+    """A batch object's status as Together spells it (upper case), whatever case it came in."""
+    return str(batch.get("status", "")).upper()
+
+
+def is_terminal(batch: dict[str, Any]) -> bool:
+    return status_of(batch) in TERMINAL_STATUSES
