@@ -74,12 +74,11 @@ def _working_copy() -> tuple[Settings, Path]:
     """Settings and working database of the warehouse a command reads or rebuilds: the
     configured one, or the demo's when the one rule (settings.uses_demo) says so."""
     from batchledger.ingest import IngestError
-    from batchledger.settings import demo_notice, load_settings, uses_demo
+    from batchledger.settings import demo_notice, load_settings, warehouse_to_read
     from batchledger.warehouse import prepare_work_db
 
-    settings = load_settings()
-    if uses_demo(settings, ingest=False):
-        settings = settings.for_demo(settings.base_url, "")
+    settings = warehouse_to_read(load_settings())
+    if settings.demo:
         console.print(demo_notice(settings))
     work_db = prepare_work_db(settings.work_dir, settings.db_path, create=False)
     if not work_db.exists():

@@ -39,7 +39,7 @@ from batchledger.ops.submit import (
     submit_checked,
     wait_for,
 )
-from batchledger.settings import Settings, demo_notice, load_settings, uses_demo
+from batchledger.settings import Settings, demo_notice, load_settings, warehouse_to_read
 from batchledger.statuses import TERMINAL_STATUSES
 from batchledger.store import find_submission
 from batchledger.together import TogetherClient
@@ -320,12 +320,11 @@ def status(
       batchledger status --watch --interval 10
     """
     settings = load_settings()
-    if uses_demo(settings, ingest=False):
-        # No key and no real warehouse: show the demo that `make ingest` built, if any.
-        demo = settings.for_demo(settings.base_url, "")
-        if demo.db_path.exists():
-            settings = demo
-            err_console.print(demo_notice(demo))
+    # No key and no real warehouse: show the demo that `make ingest` built, if any.
+    demo = warehouse_to_read(settings)
+    if demo.demo and demo.db_path.exists():
+        settings = demo
+        err_console.print(demo_notice(demo))
     rows = _status_rows(settings, batch_id)
     if as_json:
         _print_json(rows)
