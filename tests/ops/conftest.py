@@ -26,7 +26,7 @@ LLAMA = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     # A dead port must fail in milliseconds, not after the production backoff.
     monkeypatch.setattr(api, "RETRY_POLICY", api.RetryPolicy(max_attempts=1))
-    monkeypatch.setattr(watch, "WEBHOOK_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "WEBHOOK_RETRY", watch.RetryPolicy(max_attempts=3, base_delay=0.0))
     # CliRunner has no terminal, so rich would hard-wrap cli.friendly_errors' line at 80 columns.
     from batchledger.cli import errors
 
