@@ -34,7 +34,7 @@ transform: $(VENV)/.installed ## Run the dbt build alone against the last ingest
 	@$(RUN) transform
 
 # -n 2: both cores; tests sharing a session warehouse run on one worker (tests/conftest.py).
-PYTEST := $(VENV)/bin/pytest -q -n 2 --dist loadgroup
+PYTEST := $(VENV)/bin/pytest -q -n 2
 
 test: lint browser ## Run lint, type checks and the test suite, then name the 10 slowest tests
 	@$(PYTEST) --durations=10
