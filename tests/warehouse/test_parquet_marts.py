@@ -202,6 +202,7 @@ def test_what_a_killed_export_left_is_swept_and_other_warehouses_are_not_touched
     assert read(folder, "items").num_rows == 1
 
 
+@pytest.mark.slow
 def test_a_broken_marts_folder_never_fails_the_run_or_its_next_one(
     emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
