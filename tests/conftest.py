@@ -36,6 +36,7 @@ SHARED_WAREHOUSE_FILES = {
             "tests/warehouse/test_old_clients.py",
             "tests/warehouse/test_parquet_marts.py",
             "tests/warehouse/test_queries.py",
+            "tests/warehouse/test_test_scope.py",
         ),
         "demo_db+warehouse",
     ),
