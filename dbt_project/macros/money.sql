@@ -16,17 +16,35 @@
     )
 {%- endmacro %}
 
+{#- USD for an item's input tokens: the uncached share at the input rate, and `cached_tokens`
+    at the cached rate (0 when the row has none: the caller then passes 0 cached tokens, so
+    they stay in the uncached share). -#}
+{% macro input_cost_usd(prompt_tokens, cached_tokens, usd_per_million_input, usd_per_million_cached) -%}
+    {{ usd_for_tokens(prompt_tokens ~ ' - ' ~ cached_tokens, usd_per_million_input) }}
+    + {{ usd_for_tokens(cached_tokens, 'coalesce(' ~ usd_per_million_cached ~ ', 0)') }}
+{%- endmacro %}
+
+{#- The one exact division. `numerator` // `denominator` (both HUGEINT; the caller scales
+    the numerator by 10^digits) as a DECIMAL with `digits` decimal places, truncated.
+    DuckDB would turn a DECIMAL division into DOUBLE; integer division on HUGEINT is exact. -#}
+{% macro exact_quotient(numerator, denominator, digits) -%}
+    cast(({{ numerator }}) // ({{ denominator }}) as decimal(38, 0))
+    * cast({{ '0.' ~ '0' * (digits - 1) ~ '1' }} as decimal({{ digits + 1 }}, {{ digits }}))
+{%- endmacro %}
+
+{#- A USD amount (below 1e14) as HUGEINT picodollars: exact for its 12 decimal places. -#}
+{% macro picodollars(usd) -%}
+    cast(cast({{ usd }} as decimal(38, 12)) * 1000000000000 as hugeint)
+{%- endmacro %}
+
 {#- USD per million tokens: usd * 1e6 / tokens, truncated to 12 decimal places, as
     DECIMAL(38, 12); null when tokens is zero or null. Exact for usd below 1e14. -#}
 {% macro usd_per_million_tokens(usd, tokens) -%}
     case
         when {{ tokens }} > 0 then
-            cast(
-                cast(cast({{ usd }} as decimal(38, 12)) * 1000000000000 as hugeint)
-                * 1000000
-                // cast({{ tokens }} as hugeint)
-                as decimal(38, 0)
-            ) * cast(0.000000000001 as decimal(13, 12))
+            {{ exact_quotient(
+                picodollars(usd) ~ ' * 1000000', 'cast(' ~ tokens ~ ' as hugeint)', 12
+            ) }}
     end
 {%- endmacro %}
 
@@ -37,12 +55,11 @@
     case
         when {{ denominator }} > 0 then
             cast(
-                cast(
-                    cast(cast({{ usd }} as decimal(38, 12)) * 1000000000000 as hugeint)
-                    * cast({{ numerator }} as hugeint)
-                    // cast({{ denominator }} as hugeint)
-                    as decimal(38, 0)
-                ) * cast(0.000000000001 as decimal(13, 12))
+                {{ exact_quotient(
+                    picodollars(usd) ~ ' * cast(' ~ numerator ~ ' as hugeint)',
+                    'cast(' ~ denominator ~ ' as hugeint)',
+                    12
+                ) }}
                 as decimal(38, 18)
             )
     end
@@ -55,12 +72,7 @@
     case
         when {{ whole }} >= 0.000000000001 then
             cast(
-                cast(
-                    cast(cast({{ part }} as decimal(38, 12)) * 1000000000000 as hugeint)
-                    * 100000000
-                    // cast(cast({{ whole }} as decimal(38, 12)) * 1000000000000 as hugeint)
-                    as decimal(38, 0)
-                ) * cast(0.000001 as decimal(7, 6))
+                {{ exact_quotient(picodollars(part) ~ ' * 100000000', picodollars(whole), 6) }}
                 as decimal(18, 6)
             )
     end

@@ -66,21 +66,9 @@ items_rated as (
 
     from items_dated
     left join batch_prices
-        on items_dated.provider = batch_prices.provider
-        and items_dated.model = batch_prices.model
-        and items_dated.usage_date >= batch_prices.valid_from
-        and (
-            batch_prices.effective_valid_to is null
-            or items_dated.usage_date < batch_prices.effective_valid_to
-        )
+        on {{ price_in_force('items_dated', 'batch_prices') }}
     left join serverless_prices
-        on items_dated.provider = serverless_prices.provider
-        and items_dated.model = serverless_prices.model
-        and items_dated.usage_date >= serverless_prices.valid_from
-        and (
-            serverless_prices.effective_valid_to is null
-            or items_dated.usage_date < serverless_prices.effective_valid_to
-        )
+        on {{ price_in_force('items_dated', 'serverless_prices') }}
 
 ),
 
@@ -142,13 +130,11 @@ items_costed as (
         pricing_mode_applied is not null and usage_issue is null as is_priced,
         case
             when pricing_mode_applied is not null and usage_issue is null then
-                {{ usd_for_tokens(
-                    'prompt_tokens - billed_cached_prompt_tokens',
-                    'billed_usd_per_million_input_tokens'
-                ) }}
-                + {{ usd_for_tokens(
+                {{ input_cost_usd(
+                    'prompt_tokens',
                     'billed_cached_prompt_tokens',
-                    'coalesce(billed_usd_per_million_cached_input_tokens, 0)'
+                    'billed_usd_per_million_input_tokens',
+                    'billed_usd_per_million_cached_input_tokens'
                 ) }}
         end as input_cost_usd,
         case
@@ -157,13 +143,11 @@ items_costed as (
         end as output_cost_usd,
         case
             when realtime_model_price_id is not null and usage_issue is null then
-                {{ usd_for_tokens(
-                    'prompt_tokens - realtime_cached_prompt_tokens',
-                    'realtime_usd_per_million_input_tokens'
-                ) }}
-                + {{ usd_for_tokens(
+                {{ input_cost_usd(
+                    'prompt_tokens',
                     'realtime_cached_prompt_tokens',
-                    'coalesce(realtime_usd_per_million_cached_input_tokens, 0)'
+                    'realtime_usd_per_million_input_tokens',
+                    'realtime_usd_per_million_cached_input_tokens'
                 ) }}
                 + {{ usd_for_tokens(
                     'completion_tokens',
