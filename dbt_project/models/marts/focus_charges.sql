@@ -117,6 +117,10 @@ final as (
         'Usage-Based' as "ChargeFrequency",
         cast(used_meters.usage_date + interval 1 day as timestamp) as "ChargePeriodEnd",
         cast(used_meters.usage_date as timestamp) as "ChargePeriodStart",
+        -- No commitment discount applies to batch usage. The columns are there, null, because
+        -- FOCUS rules on ConsumedQuantity are conditioned on CommitmentDiscountStatus.
+        cast(null as varchar) as "CommitmentDiscountId",
+        cast(null as varchar) as "CommitmentDiscountStatus",
         cast(used_meters.consumed_tokens as decimal(38, 0)) as "ConsumedQuantity",
         'Tokens' as "ConsumedUnit",
         {{ usd_for_tokens('used_meters.consumed_tokens', 'used_meters.contracted_usd_per_million_tokens') }}
@@ -124,6 +128,8 @@ final as (
         used_meters.contracted_usd_per_million_tokens as "ContractedUnitPrice",
         {{ usd_for_tokens('used_meters.consumed_tokens', 'used_meters.contracted_usd_per_million_tokens') }}
             as "EffectiveCost",
+        -- Batch usage reaches batchledger before any invoice does.
+        cast(null as varchar) as "InvoiceId",
         'Together AI' as "InvoiceIssuerName",
         {{ usd_for_tokens(
             'used_meters.consumed_tokens',
@@ -135,6 +141,16 @@ final as (
             used_meters.contracted_usd_per_million_tokens
         ) as "ListUnitPrice",
         'Standard' as "PricingCategory",
+        -- Together prices in the currency it bills: the pricing-currency columns repeat the
+        -- USD ones, for tools that read those.
+        'USD' as "PricingCurrency",
+        used_meters.contracted_usd_per_million_tokens as "PricingCurrencyContractedUnitPrice",
+        {{ usd_for_tokens('used_meters.consumed_tokens', 'used_meters.contracted_usd_per_million_tokens') }}
+            as "PricingCurrencyEffectiveCost",
+        coalesce(
+            used_meters.realtime_usd_per_million_tokens,
+            used_meters.contracted_usd_per_million_tokens
+        ) as "PricingCurrencyListUnitPrice",
         cast(
             cast(used_meters.consumed_tokens as decimal(20, 0)) * cast(0.000001 as decimal(7, 6))
             as decimal(38, 6)
@@ -151,6 +167,8 @@ final as (
         used_meters.provider || '|' || used_meters.model || '|'
         || used_meters.pricing_mode_applied || '|' || used_meters.meter_key as "SkuId",
         used_meters.sku_meter as "SkuMeter",
+        -- No FOCUS-defined SKU price property applies to a token (null is allowed).
+        cast(null as varchar) as "SkuPriceDetails",
         used_meters.provider || '|' || used_meters.model || '|'
         || used_meters.pricing_mode_applied || '|' || used_meters.meter_key || '|'
         || strftime(used_meters.billed_valid_from, '%Y-%m-%d') as "SkuPriceId",
