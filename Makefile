@@ -15,7 +15,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) sync --frozen --quiet
 	@touch $@
 
-.PHONY: help setup ingest transform test lint format bench prices docs emulator clean crashtest browser
+.PHONY: help setup ingest transform report test lint format bench prices docs emulator clean crashtest browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ ingest: $(VENV)/.synced ## Ingest every batch job, build the marts (no TOGETHER_
 
 transform: $(VENV)/.synced ## Run the dbt build alone against the last ingest
 	@$(RUN) transform
+
+report: $(VENV)/.synced ## Write the spend report, one HTML page that opens from disk: data/report.html (demo: data/demo-report.html)
+	@$(RUN) report
 
 test: lint browser ## Run lint, type checks and the test suite
 	@$(VENV)/bin/pytest -q

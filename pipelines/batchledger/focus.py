@@ -25,7 +25,12 @@ FOCUS_VERSION = "1.2"
 
 # FOCUS DateTime columns: UTC, written as such (TIMESTAMP WITH TIME ZONE in Parquet,
 # ISO 8601 with a Z in CSV).
-DATETIME_COLUMNS = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart")
+DATETIME_COLUMNS = (
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+)
 
 UNPRICED_QUERY = """
     select
@@ -75,7 +80,7 @@ def export_focus(db_path: Path, out: Path, fmt: Format, month: date | None = Non
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")
         params = {"month": month}
-        where = "where $month is null or cast(charges.\"BillingPeriodStart\" as date) = $month"
+        where = 'where $month is null or cast(charges."BillingPeriodStart" as date) = $month'
         select = f"select {_columns(con, fmt)} from marts.focus_charges as charges {where}"
         order = ' order by "ChargePeriodStart", "ResourceId", "SkuId", "Tags"'
         _copy(con, select + order, params, out, fmt)
