@@ -1,5 +1,7 @@
 {#- FOCUS 1.2 cost and usage rows (see focus_charges in _marts__models.yml and the README's
-    "FOCUS export"). Column names are the spec's, so they are quoted to keep their case. -#}
+    "FOCUS export"). Column names are the spec's, quoted so that they read as the spec
+    spells them (FinOps tools match them by name). -#}
+-- noqa: disable=RF06
 with
 
 batch_day_charges as (
@@ -16,7 +18,10 @@ model_prices as (
 
 meters as (
 
-    select *
+    select
+        meter_names.meter_key,
+        meter_names.sku_meter,
+        meter_names.meter_label
     from (
         values
         ('input', 'Input Tokens', 'Input tokens'),
@@ -54,9 +59,8 @@ priced_charges as (
 metered_charges as (
 
     -- One row per meter. A cached token bills at the cached rate where the price row has
-    -- one, else at the input rate, as int_batch_items_priced prices it. The list price is
-    -- the real-time (serverless) row's; a model with no serverless row lists at the price
-    -- it was billed, so its ListCost equals its BilledCost (no savings claimed).
+    -- one, else at the input rate, as int_batch_items_priced prices it; the same for the
+    -- real-time (serverless) row.
     select
         priced_charges.*,
         meters.meter_key,
@@ -93,18 +97,31 @@ metered_charges as (
 
 used_meters as (
 
-    select * from metered_charges
-    where metered_charges.consumed_tokens > 0
+    -- A meter with no tokens is no charge. The list price is the serverless row's; a model
+    -- with no serverless row lists at the price it was billed.
+    select
+        *,
+        coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)
+            as list_usd_per_million_tokens,
+        {{ usd_for_tokens('consumed_tokens', 'contracted_usd_per_million_tokens') }}
+            as billed_cost_usd,
+        {{ usd_for_tokens(
+            'consumed_tokens',
+            'coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)'
+        ) }} as list_cost_usd
+    from metered_charges
+    where consumed_tokens > 0
 
 ),
 
 final as (
 
     select
-        {{ usd_for_tokens('used_meters.consumed_tokens', 'used_meters.contracted_usd_per_million_tokens') }}
-            as "BilledCost",
+        used_meters.billed_cost_usd as "BilledCost",
         coalesce(
-            nullif({{ quoted_var('focus_billing_account_id') }}, ''), used_meters.user_id, '(unknown)'
+            nullif({{ quoted_var('focus_billing_account_id') }}, ''),
+            used_meters.user_id,
+            '(unknown)'
         ) as "BillingAccountId",
         cast(null as varchar) as "BillingAccountName",
         'USD' as "BillingCurrency",
@@ -123,34 +140,21 @@ final as (
         cast(null as varchar) as "CommitmentDiscountStatus",
         cast(used_meters.consumed_tokens as decimal(38, 0)) as "ConsumedQuantity",
         'Tokens' as "ConsumedUnit",
-        {{ usd_for_tokens('used_meters.consumed_tokens', 'used_meters.contracted_usd_per_million_tokens') }}
-            as "ContractedCost",
+        used_meters.billed_cost_usd as "ContractedCost",
         used_meters.contracted_usd_per_million_tokens as "ContractedUnitPrice",
-        {{ usd_for_tokens('used_meters.consumed_tokens', 'used_meters.contracted_usd_per_million_tokens') }}
-            as "EffectiveCost",
+        used_meters.billed_cost_usd as "EffectiveCost",
         -- Batch usage reaches batchledger before any invoice does.
         cast(null as varchar) as "InvoiceId",
         'Together AI' as "InvoiceIssuerName",
-        {{ usd_for_tokens(
-            'used_meters.consumed_tokens',
-            'coalesce(used_meters.realtime_usd_per_million_tokens, '
-            ~ 'used_meters.contracted_usd_per_million_tokens)'
-        ) }} as "ListCost",
-        coalesce(
-            used_meters.realtime_usd_per_million_tokens,
-            used_meters.contracted_usd_per_million_tokens
-        ) as "ListUnitPrice",
+        used_meters.list_cost_usd as "ListCost",
+        used_meters.list_usd_per_million_tokens as "ListUnitPrice",
         'Standard' as "PricingCategory",
         -- Together prices in the currency it bills: the pricing-currency columns repeat the
         -- USD ones, for tools that read those.
         'USD' as "PricingCurrency",
         used_meters.contracted_usd_per_million_tokens as "PricingCurrencyContractedUnitPrice",
-        {{ usd_for_tokens('used_meters.consumed_tokens', 'used_meters.contracted_usd_per_million_tokens') }}
-            as "PricingCurrencyEffectiveCost",
-        coalesce(
-            used_meters.realtime_usd_per_million_tokens,
-            used_meters.contracted_usd_per_million_tokens
-        ) as "PricingCurrencyListUnitPrice",
+        used_meters.billed_cost_usd as "PricingCurrencyEffectiveCost",
+        used_meters.list_usd_per_million_tokens as "PricingCurrencyListUnitPrice",
         cast(
             cast(used_meters.consumed_tokens as decimal(20, 0)) * cast(0.000001 as decimal(7, 6))
             as decimal(38, 6)
@@ -173,7 +177,8 @@ final as (
         || used_meters.pricing_mode_applied || '|' || used_meters.meter_key || '|'
         || strftime(used_meters.billed_valid_from, '%Y-%m-%d') as "SkuPriceId",
         case
-            when cardinality(used_meters.cohort) > 0 then cast(to_json(used_meters.cohort) as varchar)
+            when cardinality(used_meters.cohort) > 0
+                then cast(to_json(used_meters.cohort) as varchar)
         end as "Tags",
         used_meters.model as "x_Model",
         used_meters.pricing_mode_applied as "x_PricingMode"
