@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from batchledger.report.data import ReportData
 
 UNPRICED_RED = "#c0392b"
+MONTH_COLOURS = ("#9ecae1", "#4292c6", "#08519c")
 BUDGET_LINES = (80, 95, 100)
 
 Row = dict[str, Any]
@@ -191,6 +192,8 @@ def _cohorts(data: ReportData) -> str:
     if keys:
         figure = make_subplots(rows=1, cols=len(keys), subplot_titles=[f"by {k}" for k in keys])
         months = sorted({r["usage_month"] for r in rows})
+        # One colour per month in every panel, as the one legend shows.
+        colours = dict(zip(months, MONTH_COLOURS, strict=False))
         for column, key in enumerate(keys, start=1):
             for month in months:
                 chosen = [r for r in rows if r["cohort_key"] == key and r["usage_month"] == month]
@@ -200,6 +203,7 @@ def _cohorts(data: ReportData) -> str:
                     showlegend=column == 1,
                     x=[r["cohort_value"] for r in chosen],
                     y=[_float(r["cost_usd"]) for r in chosen],
+                    marker={"color": colours.get(month, "#888")},
                     row=1,
                     col=column,
                 )
