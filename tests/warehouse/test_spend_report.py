@@ -16,6 +16,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from batchledger.report import read_report_data
+
+from .conftest import BuiltWarehouse
+
 BATCHLEDGER = str(Path(sys.executable).with_name("batchledger"))
 SECTIONS = ["spend-by-month", "savings", "cohorts", "top-jobs", "failures", "budgets", "unpriced"]
 
@@ -56,6 +60,15 @@ def same(page_rows: list[dict[str, Any]], sql_rows: list[dict[str, Any]]) -> Non
                 assert got == value.isoformat(), (column, got, value)
             else:
                 assert got == value, (column, got, value)
+
+
+def unpriced_from_items(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return rows(con, """
+        select model, count(*) as unpriced_items,
+            cast(coalesce(sum(total_tokens), 0) as bigint) as unpriced_tokens
+        from marts.fct_batch_items where not is_priced
+        group by provider, model order by unpriced_items desc, provider, model
+    """)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +126,8 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
             rows(con, """
                 select batch_id, status, items_total, items_failed, items_not_processed,
                     unpriced_items, cost_usd
-                from marts.cost_by_job order by cost_usd desc nulls last, created_at desc limit 10
+                from marts.cost_by_job
+                order by cost_usd desc nulls last, created_at desc, batch_id limit 10
             """),
         )  # fmt: skip
         # 5. Failures and retries.
@@ -146,15 +160,7 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
             """),
         )  # fmt: skip
         # 7. Unpriced usage, from the items.
-        same(
-            sections["unpriced"],
-            rows(con, """
-                select model, count(*) as unpriced_items,
-                    cast(coalesce(sum(total_tokens), 0) as bigint) as unpriced_tokens
-                from marts.fct_batch_items where not is_priced
-                group by provider, model order by unpriced_items desc, provider, model
-            """),
-        )  # fmt: skip
+        same(sections["unpriced"], unpriced_from_items(con))
         assert sections["unpriced"], "the demo's fine-tune has no price"
         assert (
             len(sections["data_quality"])
@@ -240,3 +246,32 @@ def test_one_month_and_bad_months(demo_db: Path, tmp_path: Path) -> None:
     for bad in ("2026-13", "november"):
         refused = run_report(demo_db, tmp_path, "--month", bad)
         assert refused.returncode == 2, refused.stdout + refused.stderr
+
+
+def test_unpriced_and_job_figures_on_odd_input(warehouse: BuiltWarehouse) -> None:
+    """The raw fixture prices some items of a model and flags the usage of others: the page
+    counts only the unpriced ones, from the items, and the jobs' figures are cost_by_job's."""
+    sections = read_report_data(warehouse.db_path).figures()["sections"]
+    con = duckdb.connect(str(warehouse.db_path), read_only=True)
+    try:
+        expected = unpriced_from_items(con)
+        assert expected and sections["unpriced"]
+        same(sections["unpriced"], expected)
+        same(
+            sections["top_jobs"],
+            rows(con, """
+                select batch_id, status, items_total, items_failed, items_not_processed,
+                    unpriced_items, cost_usd
+                from marts.cost_by_job
+                order by cost_usd desc nulls last, created_at desc, batch_id limit 10
+            """),
+        )  # fmt: skip
+        same(
+            sections["spend_by_month"],
+            rows(con, """
+                select usage_month, model, cost_usd, realtime_cost_usd, unpriced_items
+                from marts.cost_by_month order by usage_month, provider, model
+            """),
+        )  # fmt: skip
+    finally:
+        con.close()

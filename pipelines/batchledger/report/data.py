@@ -52,28 +52,37 @@ QUERIES: dict[str, str] = {
             and cohorts.usage_month > last_month.usage_month - interval 3 month
         order by cohorts.cohort_key, cohorts.usage_month, cohorts.cohort_value
     """,
-    # 4. The ten costliest jobs (their cost in the month, with --month).
+    # 4. The ten costliest jobs: cost_by_job's figures, or with --month the job's items and
+    # cost in that month (its per-batch month sums).
     "top_jobs": """
-        with sums as (
+        with month_sums as (
             select batch_id,
-                sum(items_total) as items_total,
-                sum(items_failed) as items_failed,
-                sum(items_not_processed) as items_not_processed,
-                sum(unpriced_items) as unpriced_items,
+                cast(sum(items_total) as bigint) as items_total,
+                cast(sum(items_failed) as bigint) as items_failed,
+                cast(sum(items_not_processed) as bigint) as items_not_processed,
+                cast(sum(unpriced_items) as bigint) as unpriced_items,
                 sum(cost_usd) as cost_usd
             from marts.fct_batch_month_costs
-            where $month is null or usage_month = $month
+            where usage_month = $month
             group by batch_id
+        ),
+        figures as (
+            select jobs.batch_id, jobs.model, jobs.status, jobs.is_cost_final, jobs.created_at,
+                jobs.items_total, jobs.items_failed, jobs.items_not_processed,
+                jobs.unpriced_items, jobs.cost_usd
+            from marts.cost_by_job as jobs
+            where $month is null
+            union all
+            select jobs.batch_id, jobs.model, jobs.status, jobs.is_cost_final, jobs.created_at,
+                month_sums.items_total, month_sums.items_failed,
+                month_sums.items_not_processed, month_sums.unpriced_items, month_sums.cost_usd
+            from month_sums
+            inner join marts.cost_by_job as jobs on month_sums.batch_id = jobs.batch_id
         )
-        select sums.batch_id, jobs.model, jobs.status, jobs.is_cost_final,
-            cast(sums.items_total as bigint) as items_total,
-            cast(sums.items_failed as bigint) as items_failed,
-            cast(sums.items_not_processed as bigint) as items_not_processed,
-            cast(sums.unpriced_items as bigint) as unpriced_items,
-            sums.cost_usd
-        from sums
-        inner join marts.cost_by_job as jobs on sums.batch_id = jobs.batch_id
-        order by sums.cost_usd desc nulls last, jobs.created_at desc, sums.batch_id
+        select batch_id, model, status, is_cost_final, items_total, items_failed,
+            items_not_processed, unpriced_items, cost_usd
+        from figures
+        order by cost_usd desc nulls last, created_at desc, batch_id
         limit 10
     """,
     # 5. Logical jobs (a job and its retries) with failed or unprocessed items, or retries.
