@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,63 @@ TEST_API_KEY = "tgk-test-SECRET-7c1d3f0e9b8a"
 # No telemetry from dlt or dbt during tests.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+# Session fixtures that build a warehouse (a dbt build each), and the test files that use them.
+# `make test` runs on two xdist workers; each group of files below runs whole on one worker, so
+# each warehouse is built once per run, not once per worker. (xdist's own --dist loadgroup
+# renames node ids, which pytest 9.2 no longer honours; hence this scheduler.)
+SHARED_WAREHOUSES = ("demo_db", "warehouse", "flow")
+SHARED_WAREHOUSE_FILES = {
+    # demo_db and warehouse: test_budgets_and_lineage.py uses both, so they are one group.
+    **dict.fromkeys(
+        (
+            "tests/warehouse/test_budgets_and_lineage.py",
+            "tests/warehouse/test_demo_marts.py",
+            "tests/warehouse/test_docs_site.py",
+            "tests/warehouse/test_focus_export.py",
+            "tests/warehouse/test_marts.py",
+            "tests/warehouse/test_old_clients.py",
+            "tests/warehouse/test_parquet_marts.py",
+            "tests/warehouse/test_queries.py",
+            "tests/warehouse/test_spend_report.py",
+        ),
+        "demo_db+warehouse",
+    ),
+    "tests/ops/test_end_to_end.py": "flow",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: runs a dbt build or a CLI process; `make test-fast` leaves it out"
+    )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each file group above is one unit of work; every other test is a unit of its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedWarehouseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_WAREHOUSE_FILES.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedWarehouseScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        shared = [name for name in SHARED_WAREHOUSES if name in getattr(item, "fixturenames", ())]
+        if not shared:
+            continue
+        item.add_marker(pytest.mark.slow)
+        path = item.nodeid.split("::", 1)[0]
+        if path not in SHARED_WAREHOUSE_FILES:
+            # Else the scheduler could send it to the other worker, which would build it again.
+            raise pytest.UsageError(f"{path} uses {shared[0]}: add it to SHARED_WAREHOUSE_FILES")
+    # Slow tests first, so no worker starts a long one when the other is nearly done.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture

@@ -4,9 +4,16 @@
 schema, so the demo's files never mix with a real warehouse's. The folder is a symlink to one
 generation folder (`.<name>-<build id>`), swapped with one rename after the new set is written:
 a reader sees the old set or the new set, never a mix, and a reader with a file open keeps
-reading it after the swap. A mart whose content did not change since the last export (same row
-count and newest `_build_id`, for the incremental ones) is hard-linked from the previous set
-instead of written again; the small rollups are rewritten each time.
+reading it after the swap.
+
+A mart built incrementally that records the build of each row (`_build_id`: the item mart and
+`data_quality_issues`) is a folder `<mart>/` of parts instead, each part holding the rows of a
+few builds. A part whose rows did not change since the last export is hard-linked from the
+previous set, and the rows of new builds go into one new part: a run with one new job writes
+that job's rows, not the whole item mart again (17.5 s at 10M items as one file). Rows of a
+build never change after it, they are only deleted when a later build replaces their batch, so
+a part is unchanged exactly when each of its builds still has the same number of rows. The
+small rollups are rewritten each time.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # The sidecar in each generation: per mart, what it was written from.
 MANIFEST = "_export.json"
+# Parts of a mart, at most: past it, the smallest parts are merged into the new one, so that
+# readers never open thousands of small files after months of runs every 30 minutes.
+MAX_PARTS = 16
 
 
 def marts_folder(published: Path) -> Path:
@@ -61,17 +71,22 @@ def export_marts(work_db: Path, published: Path, build_id: str) -> Path:
     )
     try:
         con.execute("set enable_progress_bar = false")
-        written = {}
-        for mart, marks in _marts(con).items():
-            target = staging / f"{mart}.parquet"
-            if previous is not None and before.get(mart) == marks and marks.get("incremental"):
-                os.link(previous / f"{mart}.parquet", target)
-            else:
-                con.execute(
-                    f"copy (select * from marts.\"{mart}\") to '{_escaped(target)}' "
-                    "(format parquet, compression zstd)"
+        written: dict[str, dict[str, object]] = {}
+        for mart, has_build_id in _marts(con).items():
+            if has_build_id:
+                old = before.get(mart) if previous is not None else None
+                old_parts = old.get("parts") if isinstance(old, dict) else None
+                written[mart] = _write_parts(
+                    con,
+                    mart,
+                    staging / mart,
+                    previous=previous / mart if previous is not None else None,
+                    old_parts=old_parts if isinstance(old_parts, dict) else {},
+                    part_name=f"part-{build_id or 'unbuilt'}.parquet",
                 )
-            written[mart] = marks
+            else:
+                _copy(con, f'select * from marts."{mart}"', staging / f"{mart}.parquet")
+                written[mart] = {"parts": None}
     finally:
         con.close()
     (staging / MANIFEST).write_text(json.dumps(written, indent=2, sort_keys=True))
@@ -105,24 +120,82 @@ def _sweep(link: Path, *, keep: Path) -> None:
             entry.unlink(missing_ok=True)
 
 
-def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, object]]:
-    """Every table and view of the marts schema, with what identifies its content: the row
-    count, and for marts built incrementally (they carry `_build_id`) the newest build id."""
+def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
+    """Every table and view of the marts schema, and whether it records `_build_id`."""
     names = con.execute(
         "select table_name, column_name = '_build_id' from information_schema.columns "
         "where table_schema = 'marts' and table_catalog = current_database() "
         "order by table_name"
     ).fetchall()
-    incremental: dict[str, bool] = {}
+    marts: dict[str, bool] = {}
     for name, is_build_id in names:
-        incremental[str(name)] = incremental.get(str(name), False) or bool(is_build_id)
-    marks: dict[str, dict[str, object]] = {}
-    for name, has_build_id in incremental.items():
-        select = "count(*)" + (", max(_build_id)" if has_build_id else ", null")
-        row = con.execute(f'select {select} from marts."{name}"').fetchone()
-        assert row is not None
-        marks[name] = {"rows": int(row[0]), "build": row[1], "incremental": has_build_id}
-    return marks
+        marts[str(name)] = marts.get(str(name), False) or bool(is_build_id)
+    return marts
+
+
+Parts = dict[str, dict[str, int]]  # part file name -> {build id: rows}
+
+
+def _write_parts(
+    con: duckdb.DuckDBPyConnection,
+    mart: str,
+    folder: Path,
+    *,
+    previous: Path | None,
+    old_parts: Parts,
+    part_name: str,
+) -> dict[str, object]:
+    """Write `mart` as a folder of parts: unchanged parts of the previous set hard-linked,
+    the rows of every other build in one new part. Returns the mart's manifest entry."""
+    counts = {
+        str(build): int(rows)
+        for build, rows in con.execute(
+            f"select coalesce(_build_id, ''), count(*) from marts.\"{mart}\" group by all"
+        ).fetchall()
+    }
+    kept: Parts = {
+        name: builds
+        for name, builds in old_parts.items()
+        if previous is not None
+        and isinstance(builds, dict)
+        and builds
+        and all(counts.get(build) == rows for build, rows in builds.items())
+        and (previous / name).is_file()
+    }
+    covered = {build for builds in kept.values() for build in builds}
+    fresh = {build: rows for build, rows in counts.items() if build not in covered}
+    while len(kept) + (1 if fresh else 0) > MAX_PARTS:
+        smallest = min(kept, key=lambda name: sum(kept[name].values()))
+        fresh.update(kept.pop(smallest))
+    folder.mkdir()
+    for name in kept:
+        assert previous is not None
+        os.link(previous / name, folder / name)
+    parts = dict(kept)
+    if fresh or not kept:
+        # Always at least one part, even of no rows: readers of `<mart>/*.parquet` then get
+        # the columns rather than "no files found".
+        _copy(
+            con,
+            f"select * from marts.\"{mart}\" where coalesce(_build_id, '') in "
+            "(select unnest($builds))",
+            folder / part_name,
+            {"builds": sorted(fresh)},
+        )
+        parts[part_name] = fresh
+    return {"parts": parts}
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    target: Path,
+    parameters: dict[str, object] | None = None,
+) -> None:
+    con.execute(
+        f"copy ({select}) to '{_escaped(target)}' (format parquet, compression zstd)",
+        parameters,
+    )
 
 
 def _manifest(folder: Path) -> dict[str, object]:

@@ -19,7 +19,6 @@ from rich.table import Table
 from batchledger.build import BuildError, BuildResult, build_and_publish, dbt_artifacts_dir
 from batchledger.build_state import ops_inputs_fingerprint, read_build_state
 from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_models
-from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
 from batchledger.published import report_path
 from batchledger.run_stats import peak_rss_mb, write_run_stats
 from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads, uses_demo
@@ -32,6 +31,7 @@ from batchledger.sources.together_batches.helpers import (
     list_account,
 )
 from batchledger.sources.together_batches.settings import DATASET_NAME, PIPELINE_NAME
+from batchledger.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
 from batchledger.together import TogetherClient
 from batchledger.transform import DbtChild, DbtOutcome, dbt_project_exists
 from batchledger.warehouse import (

@@ -163,6 +163,14 @@ def uses_demo(settings: Settings, *, ingest: bool) -> bool:
     return not settings.db_configured and not settings.db_path.exists()
 
 
+def warehouse_to_read(settings: Settings) -> Settings:
+    """The warehouse a command that reads or rebuilds one acts on (transform, docs, status,
+    reprocess): the configured one, or the demo's, with `demo` set, when uses_demo says so."""
+    if uses_demo(settings, ingest=False):
+        return settings.for_demo(settings.base_url, "")
+    return settings
+
+
 def demo_notice(demo: Settings) -> str:
     """What a command acting on the demo says first (rich markup)."""
     return (

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from batchledger.bench.cases import BENCH_KEY, generate, loaded_counts
 from batchledger.bench.children import cli_child, run_child
@@ -58,6 +59,7 @@ def test_bulk_emulator_serves_files_from_disk_with_ranges(tmp_path: Path) -> Non
             assert http.get(url, headers={"Range": f"bytes={len(content)}-"}).status_code == 416
 
 
+@pytest.mark.slow
 def test_cli_ingest_loads_exactly_the_generated_lines(tmp_path: Path) -> None:
     data, _ = generate(tmp_path / "files", 2, 50)
     db_path = tmp_path / "run" / "warehouse.duckdb"

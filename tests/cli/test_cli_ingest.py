@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from batchledger.emulator import Emulator
 from tests.conftest import TEST_API_KEY
 
@@ -39,6 +41,7 @@ def test_wrong_key_is_one_line_and_exit_code_3(emulator: Emulator, tmp_path: Pat
     assert "tgk-wrong" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_unreachable_api_is_exit_code_5(tmp_path: Path) -> None:
     result = run_cli(
         "ingest",
@@ -55,6 +58,7 @@ def test_unreachable_api_is_exit_code_5(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_env_settings_and_dlt_toml(tmp_path: Path, monkeypatch: object) -> None:
     (tmp_path / ".dlt").mkdir()
     (tmp_path / ".dlt" / "config.toml").write_text(

@@ -49,6 +49,7 @@ def test_demo_or_real(
     assert uses_demo(load_settings(), ingest=ingest) is demo
 
 
+@pytest.mark.slow
 def test_dlt_config_is_consulted_wherever_dlt_could_find_a_key(tmp_path: Path) -> None:
     """Only dlt's import is skipped, never a value: a moved config folder counts. A fresh
     interpreter, as a user's run is (dlt keeps its config providers once made)."""

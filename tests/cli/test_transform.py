@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from batchledger.emulator import Emulator
 from tests.cli.test_cli_ingest import run_cli
 from tests.conftest import TEST_API_KEY
 
 
+@pytest.mark.slow
 def test_transform_without_a_key_rebuilds_the_named_warehouse_and_prints_a_summary(
     emulator: Emulator, tmp_path: Path
 ) -> None:

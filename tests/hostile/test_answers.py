@@ -29,6 +29,7 @@ def _echo_key(answer: Answer) -> Answer:
     return Answer(400, {"Content-Type": "application/json"}, body, length=len(body))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_an_echoed_key_reaches_no_output_error_or_file(
     emulator: Emulator,
@@ -112,6 +113,7 @@ def _junk(batches: list[dict[str, Any]]) -> list[Any]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_junk_in_the_batch_list_is_skipped_with_one_line_each_and_overwrites_nothing(
     emulator: Emulator,

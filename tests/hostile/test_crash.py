@@ -64,6 +64,7 @@ def _state(data: Path) -> tuple[dict[str, int], tuple[object, ...] | None]:
     return counts(db), totals
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120 + 20 * KILLS)
 def test_sigkill_at_random_points_then_rerun_equals_a_clean_run(
     emulator: Emulator, tmp_path: Path
@@ -116,6 +117,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.timeout(180)
 def test_a_killed_ingest_takes_its_dbt_child_with_it(emulator: Emulator, tmp_path: Path) -> None:

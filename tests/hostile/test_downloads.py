@@ -51,6 +51,7 @@ def expected_without(emulator: Emulator, file_id: str) -> dict[str, int]:
     return expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lying_length", [False, True], ids=["no-length", "short-length"])
 @pytest.mark.timeout(60)
 def test_a_cut_file_is_never_loaded_as_complete_and_the_next_run_repairs_it(
@@ -76,6 +77,7 @@ def test_a_cut_file_is_never_loaded_as_complete_and_the_next_run_repairs_it(
     assert snapshot_outside_data(tmp_path) == before
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_gzip_content_and_lists_are_decoded(
     emulator: Emulator, hostile: Hostile, hostile_settings: Settings
@@ -91,6 +93,7 @@ def test_gzip_content_and_lists_are_decoded(
     assert counts(hostile_settings.db_path) == expected_counts(emulator.scenario, emulator)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_a_trickled_file_stops_at_the_transfer_limit_and_the_rest_loads(
     emulator: Emulator, hostile: Hostile, hostile_settings: Settings
@@ -106,6 +109,7 @@ def test_a_trickled_file_stops_at_the_transfer_limit_and_the_rest_loads(
     assert counts(hostile_settings.db_path) == expected_counts(emulator.scenario, emulator)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_a_trickled_batch_list_fails_the_run_clearly_and_publishes_nothing(
     emulator: Emulator, hostile: Hostile, hostile_settings: Settings
@@ -127,6 +131,7 @@ def _rate_limited(answer: Answer) -> Answer:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_a_huge_retry_after_is_capped_in_a_run(
     emulator: Emulator, hostile: Hostile, hostile_settings: Settings

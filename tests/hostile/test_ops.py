@@ -56,6 +56,7 @@ def test_a_trickling_webhook_is_given_up_on_at_its_time_limit(trickling_webhook:
     assert post_webhook(trickling_webhook, "alert", timeout_seconds=1.0) is False
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(30)
 def test_watch_once_exits_1_when_the_webhook_trickles(
     trickling_webhook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: object
@@ -89,6 +90,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_2gb_single_line_file_is_validated_in_bounded_memory(tmp_path: Path) -> None:
     path = tmp_path / "huge.jsonl"

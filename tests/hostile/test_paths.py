@@ -18,6 +18,7 @@ from tests.hostile.server import Hostile
 from tests.ingest.test_ingest import counts, expected_counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_landing", [True, False])
 @pytest.mark.timeout(60)
 def test_path_ids_load_under_safe_names_and_touch_nothing_outside(

@@ -78,6 +78,7 @@ def _rewrite(answer: Answer) -> Answer:
     return Answer(answer.status, answer.headers, padded, length=len(padded))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_odd_usage_and_duplicates_publish_flagged_and_never_become_money(
     emulator: Emulator, hostile: Hostile, hostile_settings: Settings, tmp_path: Path

@@ -74,6 +74,7 @@ def expected_counts(scenario: Scenario, emulator: Emulator, quarantined: int = 0
     }
 
 
+@pytest.mark.slow
 def test_first_run_loads_exact_scenario_counts(emulator: Emulator, settings: Settings) -> None:
     result = ingest(settings)
     assert counts(settings.db_path) == expected_counts(emulator.scenario, emulator)
@@ -101,6 +102,7 @@ def test_every_raw_table_exists_after_the_first_run_empty_if_need_be(
         con.close()
 
 
+@pytest.mark.slow
 def test_an_empty_account_gets_every_raw_table_and_empty_marts(tmp_path: Path) -> None:
     """A new account with no job yet: every raw table of both sources exists, empty, and the
     marts build with no rows, so finance's first queries run before the first job does."""
@@ -191,6 +193,7 @@ def test_rerun_adds_nothing_and_downloads_no_content(
     assert result.report.status_changes == 0
 
 
+@pytest.mark.slow
 def test_job_that_completes_between_runs_is_updated_and_its_files_loaded(
     emulator: Emulator, settings: Settings
 ) -> None:
@@ -226,6 +229,7 @@ def test_job_that_completes_between_runs_is_updated_and_its_files_loaded(
     assert result.report.files_loaded == emulator.content_downloads()
 
 
+@pytest.mark.slow
 def test_retries_survive_429s_500s_and_a_reset_mid_download(
     emulator: Emulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -268,6 +272,7 @@ def test_malformed_line_is_quarantined_and_the_rest_loads(
     assert result.report.quarantined == len(malformed)
 
 
+@pytest.mark.slow
 def test_crash_between_download_and_load_loses_nothing(
     emulator: Emulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -290,6 +295,7 @@ def test_crash_between_download_and_load_loses_nothing(
     assert emulator.content_downloads() == 0
 
 
+@pytest.mark.slow
 def test_without_landing_copies_nothing_is_kept(emulator: Emulator, tmp_path: Path) -> None:
     from tests.conftest import make_settings
 
@@ -300,6 +306,7 @@ def test_without_landing_copies_nothing_is_kept(emulator: Emulator, tmp_path: Pa
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_prompts_and_completions_are_stored_only_on_opt_in(
     emulator: Emulator, settings: Settings, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from batchledger.settings import Settings
 from tests.ingest.test_ingest import counts, expected_counts, ingest
 
 
+@pytest.mark.slow
 def test_a_fixed_landed_file_replaces_its_lines_without_the_api(
     emulator: Emulator, settings: Settings
 ) -> None:
@@ -42,6 +43,7 @@ def test_a_fixed_landed_file_replaces_its_lines_without_the_api(
     assert counts(settings.db_path) == expected_counts(emulator.scenario, emulator)
 
 
+@pytest.mark.slow
 def test_a_file_without_a_landing_copy_is_named(emulator: Emulator, settings: Settings) -> None:
     ingest(settings)
     with pytest.raises(IngestError, match="file-nowhere"):

@@ -17,6 +17,7 @@ from batchledger.settings import Settings
 from tests.conftest import TEST_API_KEY
 
 
+@pytest.mark.slow
 def test_api_key_appears_in_no_log_table_or_file(
     emulator: Emulator,
     settings: Settings,
@@ -61,6 +62,7 @@ print(after, flush=True)
 """
 
 
+@pytest.mark.slow
 def test_ingest_succeeds_while_a_reader_holds_the_warehouse_open(
     emulator: Emulator, settings: Settings
 ) -> None:

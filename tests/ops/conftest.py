@@ -13,8 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from batchledger.cli.ops import register
 from batchledger.emulator import Emulator, demo_scenario
-from batchledger.ops import api, register, watch
+from batchledger.ops import api, watch
 from batchledger.settings import Settings
 from tests.conftest import TEST_API_KEY, make_settings
 
@@ -25,11 +26,11 @@ LLAMA = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     # A dead port must fail in milliseconds, not after the production backoff.
     monkeypatch.setattr(api, "RETRY_POLICY", api.RetryPolicy(max_attempts=1))
-    monkeypatch.setattr(watch, "WEBHOOK_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "WEBHOOK_RETRY", watch.RetryPolicy(max_attempts=3, base_delay=0.0))
     # CliRunner has no terminal, so rich would hard-wrap cli.friendly_errors' line at 80 columns.
-    from batchledger import cli
+    from batchledger.cli import errors
 
-    monkeypatch.setattr(cli.err_console, "soft_wrap", True)
+    monkeypatch.setattr(errors.err_console, "soft_wrap", True)
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from batchledger.cli.ops import register
 from batchledger.emulator import Emulator, demo_scenario
-from batchledger.ops import register
 from batchledger.ops.watch import BUDGET_THRESHOLDS
 from tests.conftest import TEST_API_KEY, make_settings
 from tests.ops.conftest import LLAMA, Receiver, point_env_at, request, write_jsonl

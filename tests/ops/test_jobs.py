@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from batchledger.emulator import Emulator
-from batchledger.ops.store import read_submissions
 from batchledger.settings import Settings
+from batchledger.store import read_submissions
 from tests.conftest import make_settings
 from tests.ops.conftest import LLAMA, point_env_at, request, write_jsonl
 
@@ -145,6 +145,7 @@ def test_every_command_has_help_with_examples(cli: Any) -> None:
         assert result.exit_code == 0 and "Examples" in result.stdout
 
 
+@pytest.mark.slow
 def test_status_from_the_warehouse_finds_short_ids_says_not_found_and_flags_unpriced(
     emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import dlt
 import duckdb
 
-from batchledger.ops.store import Submission, ops_dir, record_submission, tags_in
 from batchledger.settings import DEMO_DB
 from batchledger.sources.batchledger_ops import batchledger_ops
 from batchledger.sources.batchledger_ops.helpers import has_records, plain_decimal
 from batchledger.sources.batchledger_ops.settings import DATASET_NAME
+from batchledger.store import Submission, ops_dir, record_submission, tags_in
 from tests.conftest import make_settings
 
 

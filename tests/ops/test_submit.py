@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from batchledger.cli import ops as commands
 from batchledger.emulator import Emulator
-from batchledger.ops import commands
 from batchledger.ops.estimate import estimate
-from batchledger.ops.store import ops_dir, read_submissions
 from batchledger.ops.validate import check_file
 from batchledger.settings import Settings
+from batchledger.store import ops_dir, read_submissions
 from tests.conftest import make_settings
 from tests.ops.conftest import LLAMA, point_env_at, request, write_jsonl
 

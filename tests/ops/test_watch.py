@@ -14,8 +14,8 @@ import pytest
 
 from batchledger.emulator import Emulator
 from batchledger.ops import watch
-from batchledger.ops.store import ops_dir
 from batchledger.settings import Settings
+from batchledger.store import ops_dir
 from tests.ops.conftest import Receiver
 
 

@@ -14,16 +14,21 @@ from typing import Any
 import duckdb
 import pytest
 
+from batchledger.paths import DBT_PROJECT_DIR, PRICES_DIR
+from batchledger.paths import PROJECT_ROOT as REPO_ROOT
+from batchledger.transform import run_dbt
+
 from .raw_fixture import build_raw_fixture
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-PRICE_CSV = REPO_ROOT / "prices" / "model_prices.csv"
+__all__ = ["DBT_PROJECT_DIR", "PRICE_CSV", "REPO_ROOT", "BuiltWarehouse", "DbtRun"]
+
+PRICE_CSV = PRICES_DIR / "model_prices.csv"
 
 
 @dataclass(frozen=True)
 class DbtRun:
-    returncode: int
+    success: bool
+    # What failed, for assertion messages (the child's own log is under `<tmp_dir>/logs`).
     output: str
     run_results: dict[str, Any]
 
@@ -35,40 +40,24 @@ class BuiltWarehouse:
     build: DbtRun
 
     def dbt(self, *args: str) -> DbtRun:
-        return run_dbt(self.db_path, self.tmp_dir, *args)
+        return run_dbt_in(self.db_path, self.tmp_dir, *args)
 
 
-def run_dbt(db_path: Path, tmp_dir: Path, *args: str) -> DbtRun:
-    """Run dbt as the orchestrator does, with target and logs in `tmp_dir` (no collisions)."""
-    target = tmp_dir / "target"
-    env = {
-        **os.environ,
-        "BATCHLEDGER_DBT_DB": str(db_path),
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(tmp_dir / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    dbt = Path(sys.executable).with_name("dbt")
-    completed = subprocess.run(
-        [str(dbt), *args, "--profiles-dir", ".", "--project-dir", "."],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    results_path = target / "run_results.json"
+def run_dbt_in(db_path: Path, tmp_dir: Path, *args: str) -> DbtRun:
+    """dbt as the ingest runs it (batchledger.transform.run_dbt), with target and logs in
+    `tmp_dir`: the same folder for every command on one warehouse, so dbt parses only once."""
+    outcome = run_dbt(db_path, args, artifacts_dir=tmp_dir)
+    results_path = tmp_dir / "target" / "run_results.json"
     run_results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    return DbtRun(completed.returncode, completed.stdout + completed.stderr, run_results)
+    return DbtRun(outcome.success, "\n".join(outcome.failures), run_results)
 
 
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     tmp_dir = tmp_path_factory.mktemp("warehouse")
     db_path = build_raw_fixture(tmp_dir / "warehouse.duckdb")
-    build = run_dbt(db_path, tmp_dir, "build")
-    assert build.returncode == 0, build.output[-4000:]
+    build = run_dbt_in(db_path, tmp_dir, "build")
+    assert build.success, build.output[-4000:]
     return BuiltWarehouse(db_path, tmp_dir, build)
 
 

@@ -19,9 +19,9 @@ from rich.console import Console
 from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
 from batchledger.emulator import Emulator, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
-from batchledger.ops.store import Submission, record_submission
 from batchledger.paths import DBT_PROJECT_DIR, PRICES_DIR
 from batchledger.settings import Settings
+from batchledger.store import Submission, record_submission
 from batchledger.transform import run_dbt
 from tests.conftest import TEST_API_KEY, make_settings
 
@@ -115,6 +115,7 @@ def names(con: duckdb.DuckDBPyConnection, mart: str) -> set[str]:
     return {row[0] for row in con.execute(f"describe marts.{mart}").fetchall()}
 
 
+@pytest.mark.slow
 def test_each_input_changes_in_turn_and_incremental_equals_full(
     project: Project, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -250,6 +251,7 @@ def test_any_change_to_the_dbt_project_or_prices_changes_the_fingerprint(
     assert dbt_inputs_fingerprint() == baseline
 
 
+@pytest.mark.slow
 def test_a_failed_build_is_followed_by_a_full_one_even_after_the_edit_is_undone(
     project: Project, emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -332,7 +332,7 @@ def test_totals_reconcile_across_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 def test_docs_generate(warehouse: BuiltWarehouse) -> None:
     docs = warehouse.dbt("docs", "generate")
-    assert docs.returncode == 0, docs.output[-4000:]
+    assert docs.success, docs.output[-4000:]
     assert (warehouse.tmp_dir / "target" / "catalog.json").exists()
 
 

@@ -1,23 +1,19 @@
 """The published warehouse opens in the DuckDB that BI tools bundle: 1.x clients, not only 2.x.
 
-Each client runs in its own virtual environment, made once by uv from the registry and cached
-under .venv/duckdb-clients/ (so `make clean` removes it), and reads every mart.
+Each client runs in its own virtual environment (duckdb_clients.py: made by `make setup`, cached
+under .venv/duckdb-clients/) and reads every mart.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CLIENTS_DIR = REPO_ROOT / ".venv" / "duckdb-clients"
-UV = Path(sys.executable).with_name("uv")
+from .duckdb_clients import CLIENTS, client_python
 
 READ_EVERY_MART = """
 import json, sys
@@ -32,31 +28,8 @@ print(json.dumps({"version": duckdb.__version__, "counts": counts, "cost": cost}
 """
 
 
-def client_python(requirement: str, name: str) -> Path:
-    """The interpreter of a cached environment with `requirement` installed."""
-    env_dir = CLIENTS_DIR / name
-    python = env_dir / "bin" / "python"
-    if not (env_dir / ".ready").exists():
-        env = {**os.environ, "VIRTUAL_ENV": str(env_dir)}
-        env.pop("UV_PROJECT_ENVIRONMENT", None)
-        subprocess.run(
-            [str(UV), "venv", "--quiet", "--python", sys.executable, str(env_dir)],
-            check=True,
-            env=env,
-        )
-        subprocess.run(
-            [str(UV), "pip", "install", "--quiet", "--python", str(python), requirement],
-            check=True,
-            env=env,
-        )
-        (env_dir / ".ready").touch()
-    return python
-
-
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize(
-    ("requirement", "name"), [("duckdb==1.1.3", "1.1"), ("duckdb>=1.4,<1.5", "1.4")]
-)
+@pytest.mark.parametrize(("requirement", "name"), CLIENTS)
 def test_a_1x_client_reads_every_mart_of_the_published_file(
     demo_db: Path, requirement: str, name: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""The marts as Parquet, one file per mart, per warehouse, swapped in atomically."""
+"""The marts as Parquet, per warehouse, swapped in atomically: one file per mart, or a folder
+of parts for the marts that record the build of each row."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
 from batchledger.emulator import Emulator
-from batchledger.exports import export_marts, marts_folder
+from batchledger.exports import MAX_PARTS, export_marts, marts_folder
 from batchledger.ingest import run_ingest
 from tests.conftest import make_settings
 from tests.warehouse.test_publish import rows
@@ -29,17 +31,34 @@ def test_the_demo_ingest_writes_every_mart_as_parquet_beside_its_own_file(demo_d
                 "select table_name from information_schema.tables where table_schema = 'marts'"
             ).fetchall()
         }
-        assert {p.stem for p in folder.glob("*.parquet")} == marts
+        assert {p.stem for p in folder.glob("*.parquet")} | parted(folder) == marts
+        assert parted(folder) == {"fct_batch_items", "data_quality_issues"}
         for mart in marts:
-            table = pq.read_table(folder / f"{mart}.parquet")  # pyarrow, as a Parquet user would
+            table = read(folder, mart)  # pyarrow, as a Parquet user would
             count = con.execute(f'select count(*) from marts."{mart}"').fetchone()
             assert count is not None and table.num_rows == count[0], mart
         total = con.execute("select sum(cost_usd) from marts.cost_by_month").fetchone()
     finally:
         con.close()
-    costs = pq.read_table(folder / "cost_by_month.parquet").column("cost_usd").to_pylist()
+    costs = read(folder, "cost_by_month").column("cost_usd").to_pylist()
     assert total is not None and sum(c for c in costs if c is not None) == total[0]
     assert all(isinstance(c, Decimal) for c in costs if c is not None)  # never a float
+
+
+def parted(folder: Path) -> set[str]:
+    """The marts written as a folder of parts."""
+    return {p.name for p in folder.iterdir() if p.is_dir()}
+
+
+def read(folder: Path, mart: str) -> pa.Table:
+    """A mart as pyarrow reads it: a file, or a folder of parts as one dataset."""
+    path = folder / mart
+    return pq.read_table(path if path.is_dir() else folder / f"{mart}.parquet")
+
+
+def parts(folder: Path, mart: str) -> dict[str, int]:
+    """Part file name -> inode."""
+    return {p.name: p.stat().st_ino for p in (folder / mart).glob("*.parquet")}
 
 
 def build_id(n: int) -> str:
@@ -60,30 +79,82 @@ def work_db(path: Path) -> Path:
     return path
 
 
-def test_a_new_set_is_swapped_in_whole_and_unchanged_incremental_marts_are_not_rewritten(
+def test_a_new_set_is_swapped_in_whole_and_unchanged_parts_are_not_rewritten(
     tmp_path: Path,
 ) -> None:
     work = work_db(tmp_path / "work.duckdb")
     published = tmp_path / "data" / "warehouse.duckdb"
     folder = export_marts(work, published, build_id(1))
     assert folder == tmp_path / "data" / "marts" / "warehouse" and folder.is_symlink()
-    first_items = (folder / "items.parquet").stat().st_ino
+    first = parts(folder, "items")
+    assert len(first) == 1
     held = (folder / "by_month.parquet").open("rb")  # a reader holding the old set
 
-    # Nothing changed in the incremental mart: linked from the last set, not written again.
+    # Nothing changed in the incremental mart: its part is linked, not written again.
     folder = export_marts(work, published, build_id(2))
-    assert (folder / "items.parquet").stat().st_ino == first_items
+    assert parts(folder, "items") == first
     assert len(list(folder.parent.glob(".warehouse-*"))) == 1  # the old set is gone
     assert held.read(4) == b"PAR1"  # and its reader still reads it
     held.close()
 
+    # A new build's rows: a new part beside the old one, which is linked.
     con = duckdb.connect(str(work))
     con.execute("insert into marts.items values ('b2', 2.25, '3')")
     con.close()
     folder = export_marts(work, published, build_id(3))
-    assert (folder / "items.parquet").stat().st_ino != first_items
-    assert pq.read_table(folder / "items.parquet").num_rows == 2
+    second = parts(folder, "items")
+    assert len(second) == 2 and set(first.items()) < set(second.items())
+    assert sorted(read(folder, "items").column("batch_id").to_pylist()) == ["b1", "b2"]
     assert not list(folder.parent.glob("*.tmp"))
+
+    # A later build replaces b1 (delete+insert, as dbt does): the part that held b1's old
+    # rows goes, b2's part stays linked, and b1's new rows are in a new part.
+    con = duckdb.connect(str(work))
+    con.execute("delete from marts.items where batch_id = 'b1'")
+    con.execute("insert into marts.items values ('b1', 1.75, '4')")
+    con.close()
+    folder = export_marts(work, published, build_id(4))
+    third = parts(folder, "items")
+    assert len(third) == 2 and set(third.items()) & set(second.items()) == {
+        (name, inode) for name, inode in second.items() if name not in first
+    }
+    table = read(folder, "items").sort_by("batch_id")
+    assert table.column("cost_usd").to_pylist() == [Decimal("1.75"), Decimal("2.25")]
+
+
+def test_parts_stay_few_and_every_row_is_read_once(tmp_path: Path) -> None:
+    """After many runs, each adding one build's rows, the smallest parts are merged, and
+    DuckDB and pyarrow read each row exactly once."""
+    work = work_db(tmp_path / "work.duckdb")
+    published = tmp_path / "data" / "warehouse.duckdb"
+    expected = {"b1": Decimal("1.5")}
+    for n in range(2, 2 + 2 * MAX_PARTS):
+        con = duckdb.connect(str(work))
+        con.execute(
+            "insert into marts.items values ($b, $c, $build)",
+            {"b": f"b{n}", "c": Decimal(n) / 4, "build": str(n)},
+        )
+        con.close()
+        expected[f"b{n}"] = Decimal(n) / 4
+        folder = export_marts(work, published, build_id(n))
+        assert len(parts(folder, "items")) <= MAX_PARTS
+    table = read(folder, "items")
+    assert (
+        dict(
+            zip(
+                table.column("batch_id").to_pylist(),
+                table.column("cost_usd").to_pylist(),
+                strict=True,
+            )
+        )
+        == expected
+    )
+    assert table.num_rows == len(expected)
+    con = duckdb.connect()
+    found = con.execute(
+        f"select count(*), sum(cost_usd) from read_parquet('{folder}/items/*.parquet')"
+    ).fetchone()
+    assert found == (len(expected), sum(expected.values()))
 
 
 def test_a_marts_link_pointed_elsewhere_by_hand_is_never_deleted(tmp_path: Path) -> None:
@@ -97,7 +168,7 @@ def test_a_marts_link_pointed_elsewhere_by_hand_is_never_deleted(tmp_path: Path)
     link.symlink_to(shared)
     export_marts(work, published, build_id(1))
     assert (shared / "report.xlsx").read_text() == "precious"
-    assert (link / "items.parquet").exists() and link.resolve() != shared.resolve()
+    assert parts(link, "items") and link.resolve() != shared.resolve()
 
 
 def test_what_a_killed_export_left_is_swept_and_other_warehouses_are_not_touched(
@@ -128,9 +199,10 @@ def test_what_a_killed_export_left_is_swept_and_other_warehouses_are_not_touched
     assert not any(path.exists() for path in left)
     assert not stray_link.is_symlink()
     assert all(path.is_dir() for path in others)
-    assert pq.read_table(folder / "items.parquet").num_rows == 1
+    assert read(folder, "items").num_rows == 1
 
 
+@pytest.mark.slow
 def test_a_broken_marts_folder_never_fails_the_run_or_its_next_one(
     emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -72,20 +72,32 @@ resolved as (
 
     -- The item's own metadata wins, then its custom_id, then the batch's tags. A key that
     -- metadata gives twice (a provider or caller bug) takes the smaller value, so every
-    -- build picks the same one.
+    -- build picks the same one. An aggregate, not a window: a window sorted every
+    -- attribute of every item.
     select
         batch_item_id,
         cohort_key,
-        cohort_value,
-        attribute_source
+        arg_min(
+            { 'cohort_value': cohort_value, 'attribute_source': attribute_source },
+            { 'precedence': precedence, 'cohort_value': cohort_value }
+        ) as winner
 
     from unioned
     where cohort_key is not null and cohort_value is not null
-    qualify row_number() over (
-        partition by batch_item_id, cohort_key
-        order by precedence, cohort_value
-    ) = 1
+    group by batch_item_id, cohort_key
+
+),
+
+final as (
+
+    select
+        batch_item_id,
+        cohort_key,
+        winner.cohort_value,
+        winner.attribute_source
+
+    from resolved
 
 )
 
-select * from resolved
+select * from final

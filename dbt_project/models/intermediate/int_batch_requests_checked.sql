@@ -23,20 +23,50 @@ requests_to_build as (
 
 ),
 
+given_twice as (
+
+    -- The custom_ids given more than once in one input file: rare, so only their lines are
+    -- sorted below (see int_batch_results_checked).
+    select
+        input_file_id,
+        custom_id
+
+    from requests_to_build
+    group by input_file_id, custom_id
+    having count(*) > 1
+
+),
+
 requests_ranked as (
 
     -- A custom_id given twice in one input file is one item: its first line. The later
     -- lines are flagged in data_quality_issues and never joined, so they cannot fan out
     -- the item grain.
     select
-        *,
-        row_number() over file_requests as request_rank,
-        first_value(input_line_number) over file_requests as winning_input_line_number
+        requests_to_build.*,
+        1 as request_rank,
+        requests_to_build.input_line_number as winning_input_line_number
 
     from requests_to_build
+    anti join given_twice
+        on requests_to_build.input_file_id is not distinct from given_twice.input_file_id
+        and requests_to_build.custom_id is not distinct from given_twice.custom_id
+
+    union all
+
+    select
+        requests_to_build.*,
+        row_number() over file_requests as request_rank,
+        first_value(requests_to_build.input_line_number) over file_requests
+            as winning_input_line_number
+
+    from requests_to_build
+    semi join given_twice
+        on requests_to_build.input_file_id is not distinct from given_twice.input_file_id
+        and requests_to_build.custom_id is not distinct from given_twice.custom_id
     window file_requests as (
-        partition by input_file_id, custom_id
-        order by input_line_number asc
+        partition by requests_to_build.input_file_id, requests_to_build.custom_id
+        order by requests_to_build.input_line_number asc
     )
 
 )

@@ -8,6 +8,17 @@ batch_results as (
 
 ),
 
+results_keyed as (
+
+    -- The keys of the usage object and of its prompt_tokens_details, with one parse.
+    select
+        *,
+        json_keys(usage_json, ['$', '$.prompt_tokens_details']) as usage_keys
+
+    from batch_results
+
+),
+
 results_validated as (
 
     -- Usage becomes money only when every token count it gives is a JSON integer from 0 to
@@ -29,11 +40,16 @@ results_validated as (
             when usage_json is not null
                 then { 'kind': 'invalid_usage', 'detail': nullif(concat_ws(
                     '; ',
-                    {{ usage_field_issue('usage_json', '$.prompt_tokens', required=true) }},
-                    {{ usage_field_issue('usage_json', '$.completion_tokens', required=true) }},
-                    {{ usage_field_issue('usage_json', '$.total_tokens') }},
-                    {{ usage_field_issue('usage_json', '$.cached_tokens') }},
-                    {{ usage_field_issue('usage_json', '$.prompt_tokens_details.cached_tokens') }},
+                    {{ usage_field_issue('prompt_tokens_json', 'prompt_tokens', required=true) }},
+                    {{ usage_field_issue(
+                        'completion_tokens_json', 'completion_tokens', required=true
+                    ) }},
+                    {{ usage_field_issue('total_tokens_json', 'total_tokens') }},
+                    {{ usage_field_issue('cached_tokens_json', 'cached_tokens') }},
+                    {{ usage_field_issue(
+                        'prompt_tokens_details_cached_tokens_json',
+                        'prompt_tokens_details.cached_tokens'
+                    ) }},
                     case
                         when prompt_tokens >= 0 and cached_prompt_tokens > prompt_tokens
                             then
@@ -42,10 +58,8 @@ results_validated as (
                     end,
                     case
                         when
-                            len(json_keys(usage_json))
-                            <> len(list_distinct(json_keys(usage_json)))
-                            or len(json_keys(usage_json, '$.prompt_tokens_details'))
-                            <> len(list_distinct(json_keys(usage_json, '$.prompt_tokens_details')))
+                            len(usage_keys[1]) <> len(list_distinct(usage_keys[1]))
+                            or len(usage_keys[2]) <> len(list_distinct(usage_keys[2]))
                             then 'usage gives a key twice'
                     end
                 ), '') }
@@ -55,7 +69,7 @@ results_validated as (
                 then 'created is ' || completion_created_unix || ', not a time from 2000 to 2100'
         end as created_issue
 
-    from batch_results
+    from results_keyed
 
 ),
 
@@ -71,27 +85,60 @@ results_classified as (
 
 ),
 
+answered_twice as (
+
+    -- The requests that more than one line answers: rare (a provider bug), so only their
+    -- lines are sorted below. A window over every line sorted them all, the largest step of
+    -- a full build at 10M items.
+    select
+        batch_id,
+        custom_id
+
+    from results_classified
+    group by batch_id, custom_id
+    having count(*) > 1
+
+),
+
 results_ranked as (
 
-    -- The line that stands for a request when several answer it (a provider bug): a total
-    -- order on what the lines say, never on when or in which run they were loaded, so an
-    -- incremental build picks the same line as a full one. A succeeded line first, then
-    -- the output file before the error file, then file id, then line number.
+    -- The line that stands for a request when several answer it: a total order on what the
+    -- lines say, never on when or in which run they were loaded, so an incremental build
+    -- picks the same line as a full one. A succeeded line first, then the output file
+    -- before the error file, then file id, then line number. A request answered once is
+    -- its own winner.
     select
-        *,
+        results_classified.*,
+        1 as result_rank,
+        results_classified.result_file_kind || ':' || results_classified.result_file_id
+        || ':' || results_classified.result_line_number as winning_result_line
+
+    from results_classified
+    anti join answered_twice
+        on results_classified.batch_id is not distinct from answered_twice.batch_id
+        and results_classified.custom_id is not distinct from answered_twice.custom_id
+
+    union all
+
+    select
+        results_classified.*,
         row_number() over requests_lines as result_rank,
         first_value(
-            result_file_kind || ':' || result_file_id || ':' || result_line_number
+            results_classified.result_file_kind || ':' || results_classified.result_file_id
+            || ':' || results_classified.result_line_number
         ) over requests_lines as winning_result_line
 
     from results_classified
+    semi join answered_twice
+        on results_classified.batch_id is not distinct from answered_twice.batch_id
+        and results_classified.custom_id is not distinct from answered_twice.custom_id
     window requests_lines as (
-        partition by batch_id, custom_id
+        partition by results_classified.batch_id, results_classified.custom_id
         order by
-            is_succeeded desc,
-            result_file_kind desc,
-            result_file_id asc,
-            result_line_number asc
+            results_classified.is_succeeded desc,
+            results_classified.result_file_kind desc,
+            results_classified.result_file_id asc,
+            results_classified.result_line_number asc
     )
 
 ),

@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 Outcome = Literal["succeeded", "failed", "not_processed"]
 
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
 CHAT_ENDPOINT = "/v1/chat/completions"
 DEFAULT_MAX_TOKENS = 512
 # Observed deadlines are created_at + 24h minus a few microseconds (contract §3.2).

@@ -11,9 +11,6 @@ from batchledger.together import TogetherClient
 from batchledger.together.errors import TogetherAuthError
 from batchledger.together.retry import RetryPolicy
 
-# Statuses that deserve an alert of their own, whatever the item counts say.
-BAD_END_STATUSES = frozenset({"FAILED", "EXPIRED", "CANCELLED"})
-
 # Module-level so tests can shorten the retries against a dead port.
 RETRY_POLICY = RetryPolicy()
 

@@ -16,7 +16,7 @@ from typing import Any
 from batchledger.landing import file_path, landing_path
 from batchledger.ops.errors import OpsUsageError
 from batchledger.settings import Settings
-from batchledger.sources.together_batches.helpers import is_terminal
+from batchledger.statuses import is_terminal
 from batchledger.together import TogetherClient
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -11,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,10 +17,10 @@ from rich.table import Table
 from batchledger.ops.api import progress_of, short_id
 from batchledger.ops.errors import OpsUsageError
 from batchledger.ops.estimate import Estimate
-from batchledger.ops.store import Submission, record_submission
 from batchledger.ops.validate import Checked, check_file, write_requests
 from batchledger.settings import Settings
-from batchledger.sources.together_batches.helpers import is_terminal
+from batchledger.statuses import is_terminal
+from batchledger.store import Submission, record_submission
 from batchledger.together import TogetherClient
 
 
@@ -82,16 +80,6 @@ def print_estimate(result: Estimate, console: Console) -> None:
         console.print(f"At most [bold]${total:.4f}[/]")
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-
-
-def confirm(yes: bool, question: str) -> None:
-    """--yes, or a terminal to ask on: a cron job must never hang or submit by accident."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise OpsUsageError("stdin is not a terminal: pass --yes to submit without a prompt")
-    if not typer.confirm(question, default=False):
-        raise OpsUsageError("not submitted")
 
 
 def submit_checked(

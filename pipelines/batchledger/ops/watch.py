@@ -10,7 +10,6 @@ did not.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -19,19 +18,20 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from batchledger.ops.api import BAD_END_STATUSES, format_usd, open_client, short_id
+from batchledger.ops.api import format_usd, open_client, short_id
 from batchledger.ops.followup import FileSource, item_outcomes
 from batchledger.ops.marts import BudgetFigures, budget_figures
-from batchledger.ops.store import ops_dir, read_json_state, write_json_state
 from batchledger.settings import Settings
-from batchledger.sources.together_batches.helpers import is_terminal
+from batchledger.statuses import BAD_END_STATUSES, is_terminal, status_of
+from batchledger.store import ops_dir, read_json_state, write_json_state
 from batchledger.together import TogetherClient
 from batchledger.together.deadline import Deadline, active, http_client
-from batchledger.together.errors import TogetherError
+from batchledger.together.errors import TogetherError, TogetherTimeoutError
+from batchledger.together.retry import Attempts, RetryPolicy
 
 ALERTS_FILE = "alerts.json"
-WEBHOOK_ATTEMPTS = 3
-WEBHOOK_BACKOFF_SECONDS = 1.0  # doubled per attempt; tests set it to 0
+# Three attempts, 0.5-1 s then 1-2 s apart (tests make it wait nothing).
+WEBHOOK_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0)
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0)
 WEBHOOK_LIMIT_LABEL = "the webhook time limit (BATCHLEDGER_WEBHOOK_TIMEOUT_SECONDS)"
 # Percent of a month's budget at which an alert goes out, once per month, scope and threshold.
@@ -51,23 +51,22 @@ def post_webhook(url: str, text: str, *, timeout_seconds: float = 60.0) -> bool:
     """Slack-compatible POST {"text": ...}; retries transport errors, 429 and 5xx, all within
     `timeout_seconds`, however slowly the receiver answers. The answer's body is never read."""
     deadline = Deadline.after(timeout_seconds, WEBHOOK_LIMIT_LABEL)
+    attempts = Attempts(WEBHOOK_RETRY, deadline, "webhook delivery")
     with http_client(timeout=WEBHOOK_TIMEOUT) as client, active(deadline):
-        for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
-            status: int | None = None
+        while True:
+            answer: httpx.Response | None = None
             try:
                 with client.stream("POST", url, json={"text": text}) as response:
-                    status = response.status_code
+                    answer = response  # its status and headers; the body stays unread
             except httpx.HTTPError:
                 pass
-            if status is not None and 200 <= status < 300:
+            if answer is not None and answer.is_success:
                 return True
-            if status is not None and status < 500 and status != 429:
-                return False  # the receiver refused it; asking again will not help
-            pause = WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1)
-            if attempt == WEBHOOK_ATTEMPTS or pause >= deadline.remaining():
-                return False
-            time.sleep(pause)
-    return False
+            try:
+                if not attempts.again(answer):
+                    return False  # refused (asking again will not help), or attempts spent
+            except TogetherTimeoutError:
+                return False  # the next wait would pass the webhook time limit
 
 
 def _job_label(job: dict[str, Any]) -> str:
@@ -82,7 +81,7 @@ def alerts_for(
     files = FileSource(settings, client)
     try:
         for job in jobs:
-            status = str(job.get("status"))
+            status = status_of(job)
             batch_id = str(job["id"])
             if status in BAD_END_STATUSES:
                 key = f"{batch_id}:{status}"

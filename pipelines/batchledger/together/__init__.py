@@ -8,10 +8,11 @@ from batchledger.together.errors import (
     TogetherNotFoundError,
     TogetherUnreachableError,
 )
-from batchledger.together.retry import RetryPolicy
+from batchledger.together.retry import Attempts, RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "Attempts",
     "Download",
     "RetryPolicy",
     "TogetherAPIError",

@@ -14,11 +14,10 @@ import json
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 from urllib.parse import quote
 
 import httpx
@@ -49,7 +48,7 @@ from batchledger.together.records import (
     clean_record,
 )
 from batchledger.together.redact import Redactor
-from batchledger.together.retry import RetryPolicy
+from batchledger.together.retry import Attempts, RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.together.ai"
 USER_AGENT = f"batchledger/{__version__} httpx/{httpx.__version__}"
@@ -244,31 +243,20 @@ class TogetherClient:
         part = dest.with_name(dest.name + ".part")
         what = _file_label(file_id, batch_id)
         deadline = self._deadline(self.limits.transfer_seconds, TRANSFER_LIMIT_LABEL)
-        attempts = _Attempts(self, deadline, f"download of {what}")
+        attempts = Attempts(self.retry, deadline, f"download of {what}", sleep=self._sleep)
         got = _Received(self._redactor)
         path = f"/v1/files/{segment(file_id)}/content"
         first_reason = ""  # the first failure says most; later ones follow from it
         try:
             with part.open("wb") as out, active(deadline):
                 while True:
-                    # identity: byte offsets for Range resumes are offsets of the content itself.
-                    headers = {"Accept": "application/binary", "Accept-Encoding": "identity"}
-                    if got.bytes:
-                        headers["Range"] = f"bytes={got.bytes}-"
                     try:
-                        with self._http.stream("GET", path, headers=headers) as response:
-                            if response.status_code in (200, 206):
-                                _receive(response, out, got)
-                                _check_complete(got, expected_bytes, expected_lines)
-                                break
-                            if response.status_code == 416 and got.bytes:
-                                # Nothing past what we have: the file is shorter than promised.
-                                served = got.bytes
-                                _restart(out, got)
-                                raise _ShortContent(f"nothing served past byte {served}")
-                            error = _detached(response, self._read_error_body(response))
-                            if not attempts.again(error):
-                                self._raise_for(error, what)
+                        error = self._stream_into(path, out, got)
+                        if error is None:
+                            _check_complete(got, expected_bytes, expected_lines)
+                            break
+                        if not attempts.again(error):
+                            self._raise_for(error, what)
                     except (httpx.TransportError, _ShortContent) as exc:
                         deadline.check(f"Download of {what}")
                         reason = str(exc) if isinstance(exc, _ShortContent) else type(exc).__name__
@@ -299,6 +287,26 @@ class TogetherClient:
         os.replace(part, dest)
         return Download(path=dest, bytes=got.bytes, sha256=got.hasher.hexdigest())
 
+    def _stream_into(self, path: str, out: BinaryIO, got: _Received) -> httpx.Response | None:
+        """One attempt of a download: stream the content into `out`, from where `got` ends (a
+        Range request once it holds bytes). None when the body was as long as its headers
+        said; an error answer (read, closed) for the caller to retry or raise. A broken
+        transfer raises httpx.TransportError or _ShortContent."""
+        # identity: byte offsets for Range resumes are offsets of the content itself.
+        headers = {"Accept": "application/binary", "Accept-Encoding": "identity"}
+        if got.bytes:
+            headers["Range"] = f"bytes={got.bytes}-"
+        with self._http.stream("GET", path, headers=headers) as response:
+            if response.status_code in (200, 206):
+                _receive(response, out, got)
+                return None
+            if response.status_code == 416 and got.bytes:
+                # Nothing past what we have: the file is shorter than promised.
+                served = got.bytes
+                _restart(out, got)
+                raise _ShortContent(f"nothing served past byte {served}")
+            return _detached(response, self._read_error_body(response))
+
     def upload_file(self, path: Path, *, purpose: str = "batch-api") -> dict[str, Any]:
         """Upload a JSONL with the SDK flow: announce (302 + presigned URL), PUT, preprocess."""
         size = path.stat().st_size
@@ -310,13 +318,13 @@ class TogetherClient:
             "file_type": file_type,
             "checksum": checksum,
         }
-        body, content_type = _multipart_fields(fields)
+        # multipart/form-data with fields only, as the v3 SDK's announce step sends it: a
+        # (None, value) part is a plain field, with neither file name nor content type.
         response = self._request(
             "POST",
             "/v1/files",
             what=f"the upload of {path.name}",
-            content=body,
-            headers={"Content-Type": content_type},
+            files={name: (None, value) for name, value in fields.items()},
             ok=(302, 409),
         )
         if response.status_code == 409:
@@ -358,7 +366,7 @@ class TogetherClient:
     def _put_content(self, url: str, path: Path, size: int) -> None:
         what = f"upload of {path.name}"
         deadline = self._deadline(self.limits.transfer_seconds, TRANSFER_LIMIT_LABEL)
-        attempts = _Attempts(self, deadline, what)
+        attempts = Attempts(self.retry, deadline, what, sleep=self._sleep)
         with active(deadline):
             while True:
                 target = url
@@ -413,7 +421,7 @@ class TogetherClient:
     ) -> httpx.Response:
         """One API call: its body read whole (bounded), retried while transient and in time."""
         deadline = self._deadline(self.limits.request_seconds, REQUEST_LIMIT_LABEL)
-        attempts = _Attempts(self, deadline, f"{method} {path}")
+        attempts = Attempts(self.retry, deadline, f"{method} {path}", sleep=self._sleep)
         with active(deadline):
             while True:
                 try:
@@ -480,38 +488,6 @@ class TogetherClient:
             f"Together answered HTTP {status} for {what}" + (f": {detail}" if detail else ""),
             status,
         )
-
-
-class _Attempts:
-    """The retry budget of one operation: attempts, total waiting, and its deadline."""
-
-    def __init__(self, client: TogetherClient, deadline: Deadline, what: str) -> None:
-        self.client = client
-        self.deadline = deadline
-        self.what = what
-        self.number = 1
-        self.waited = 0.0
-
-    def again(self, response: httpx.Response | None) -> bool:
-        """Wait and return True if another attempt is due; False when it is not worth one (the
-        answer is final, or attempts or waiting are spent). Raises if the deadline would pass."""
-        policy = self.client.retry
-        if response is not None and not policy.should_retry(response):
-            return False
-        if self.number >= policy.max_attempts:
-            return False
-        delay = policy.delay(self.number, response)
-        if self.waited + delay > policy.max_total_wait:
-            log.warning("%s: not retrying, it would wait %.0f s in all", self.what, delay)
-            return False
-        if delay >= self.deadline.remaining():
-            raise self.deadline.error(f"{self.what} (asked to wait {delay:.0f} s)")
-        status = response.status_code if response is not None else "connection error"
-        log.info("%s: %s, retry %d in %.1fs", self.what, status, self.number, delay)
-        self.client._sleep(delay)
-        self.waited += delay
-        self.number += 1
-        return True
 
 
 class _Received:
@@ -641,17 +617,6 @@ def _json_of(response: httpx.Response) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def _multipart_fields(fields: dict[str, str]) -> tuple[bytes, str]:
-    """multipart/form-data with fields only: the v3 SDK's announce step sends no file part."""
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        for name, value in fields.items()
-    ]
-    body = "".join(parts) + f"--{boundary}--\r\n"
-    return body.encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def _iter_file(fh: Any) -> Iterator[bytes]:

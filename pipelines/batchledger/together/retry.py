@@ -1,13 +1,20 @@
-"""Retry policy: which answers are worth another attempt, and how long to wait before it."""
+"""Retrying: which answers are worth another attempt, how long to wait before it (RetryPolicy),
+and the budget of one operation's attempts (Attempts)."""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+
+from batchledger.together.deadline import Deadline
+
+log = logging.getLogger(__name__)
 
 # 408 timeout, 429 rate limit and every 5xx are transient on Together's side (the v3 SDK agrees).
 RETRYABLE_STATUS = frozenset({408, 429})
@@ -53,3 +60,47 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+class Attempts:
+    """The retry budget of one operation: attempts, total waiting, and its deadline.
+
+    The one retry loop of batchledger: an API call, a download, an upload and a webhook post
+    each make one per operation and ask `again` after every failed attempt."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        deadline: Deadline,
+        what: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.policy = policy
+        self.deadline = deadline
+        self.what = what
+        self.sleep = sleep
+        self.number = 1
+        self.waited = 0.0
+
+    def again(self, response: httpx.Response | None) -> bool:
+        """Wait and return True if another attempt is due; False when it is not worth one (the
+        answer is final, or attempts or waiting are spent). Raises if the deadline would pass.
+        `response` is None after a connection error or a broken transfer."""
+        policy = self.policy
+        if response is not None and not policy.should_retry(response):
+            return False
+        if self.number >= policy.max_attempts:
+            return False
+        delay = policy.delay(self.number, response)
+        if self.waited + delay > policy.max_total_wait:
+            log.warning("%s: not retrying, it would wait %.0f s in all", self.what, delay)
+            return False
+        if delay >= self.deadline.remaining():
+            raise self.deadline.error(f"{self.what} (asked to wait {delay:.0f} s)")
+        status = response.status_code if response is not None else "connection error"
+        log.info("%s: %s, retry %d in %.1fs", self.what, status, self.number, delay)
+        self.sleep(delay)
+        self.waited += delay
+        self.number += 1
+        return True

@@ -31,6 +31,25 @@ usage_parsed as (
 
 ),
 
+usage_extracted as (
+
+    -- Every usage field, found with one parse of the usage object: each json_* call on the
+    -- object parses it again, and one per field and check was the largest cost of a full
+    -- build at 10M items. A missing field is null, a JSON null is 'null'.
+    select
+        *,
+        json_extract(usage_json, [
+            '$.prompt_tokens',
+            '$.completion_tokens',
+            '$.total_tokens',
+            '$.cached_tokens',
+            '$.prompt_tokens_details.cached_tokens'
+        ]) as usage_fields
+
+    from usage_parsed
+
+),
+
 renamed as (
 
     -- Token counts are cast only from JSON integers: a string, a float, an object or an
@@ -57,20 +76,25 @@ renamed as (
         error_message,
         usage_json,
         usage_json is not null as has_usage,
-        {{ json_integer('usage_json', '$.prompt_tokens') }} as prompt_tokens,
+        usage_fields[1] as prompt_tokens_json,
+        usage_fields[2] as completion_tokens_json,
+        usage_fields[3] as total_tokens_json,
+        usage_fields[4] as cached_tokens_json,
+        usage_fields[5] as prompt_tokens_details_cached_tokens_json,
+        {{ json_integer('usage_fields[1]') }} as prompt_tokens,
         -- Cached prompt tokens: OpenAI-style details, or a flat cached_tokens key.
         case
             when usage_json is not null then coalesce(
-                {{ json_integer('usage_json', '$.prompt_tokens_details.cached_tokens') }},
-                {{ json_integer('usage_json', '$.cached_tokens') }},
+                {{ json_integer('usage_fields[5]') }},
+                {{ json_integer('usage_fields[4]') }},
                 0
             )
         end as cached_prompt_tokens,
-        {{ json_integer('usage_json', '$.completion_tokens') }} as completion_tokens,
-        {{ json_integer('usage_json', '$.total_tokens') }} as total_tokens,
+        {{ json_integer('usage_fields[2]') }} as completion_tokens,
+        {{ json_integer('usage_fields[3]') }} as total_tokens,
         _dlt_load_id as load_id
 
-    from usage_parsed
+    from usage_extracted
 
 )
 

@@ -48,10 +48,7 @@ renamed as (
             when 'CANCELED' then 'cancelled'
             else lower(status)
         end as status,
-        coalesce(
-            upper(status) in ('COMPLETED', 'FAILED', 'EXPIRED', 'CANCELLED', 'CANCELED'),
-            false
-        ) as is_terminal,
+        coalesce({{ is_terminal_batch_status('status') }}, false) as is_terminal,
         progress as progress_percent,
         file_size_bytes as input_file_bytes,
         error as job_error_message,

@@ -1,7 +1,7 @@
 """dlt source for batchledger's own ops store: what `submit` and `retry --submit` recorded.
 
 Together's batch object carries no tags and no lineage, so the ops commands keep them in plain
-files beside the warehouse (batchledger.ops.store). This source loads those files on every ingest
+files beside the warehouse (batchledger.store). This source loads those files on every ingest
 so that the marts see each batch's tags (cohorts) and its parent batch (retries).
 
 The source (`source.py`) is imported on first use, like together_batches': dlt is slow to

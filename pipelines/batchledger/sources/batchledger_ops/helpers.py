@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from batchledger.ops.store import SUBMISSIONS_FILE, TAGS_FILE, Submission
+from batchledger.store import SUBMISSIONS_FILE, TAGS_FILE, Submission
 
 
 def plain_decimal(value: str | None) -> str | None:

@@ -9,9 +9,9 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
-from batchledger.ops.store import submissions_in, tags_in
 from batchledger.sources.batchledger_ops.helpers import submission_rows
 from batchledger.sources.columns import column_hints, empty_table
+from batchledger.store import submissions_in, tags_in
 
 SUBMISSION_COLUMNS = column_hints(
     not_null=("batch_id",),

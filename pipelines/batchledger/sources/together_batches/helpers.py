@@ -39,8 +39,8 @@ from batchledger.sources.together_batches.settings import (
     QUARANTINE_TEXT_CHARS,
     RAW_TABLES,
     RESULT_BATCH_ROWS,
-    TERMINAL_STATUSES,
 )
+from batchledger.statuses import is_terminal
 from batchledger.together import TogetherClient, TogetherNotFoundError
 
 LINES_SCHEMA = pa.schema([("line_number", pa.int64()), ("raw", pa.large_string())])
@@ -711,10 +711,6 @@ def _keys_required(table: pa.Table) -> pa.Table:
 def _only(params: dict[str, Any], sql: str) -> dict[str, Any]:
     """DuckDB rejects named parameters a statement does not use."""
     return {name: value for name, value in params.items() if f"${name}" in sql}
-
-
-def is_terminal(batch: dict[str, Any]) -> bool:
-    return str(batch.get("status", "")).upper() in TERMINAL_STATUSES
 
 
 @dataclass(frozen=True)

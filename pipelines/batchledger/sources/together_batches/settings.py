@@ -5,9 +5,6 @@ import os
 DATASET_NAME = "raw_together"
 PIPELINE_NAME = "together_batches"
 
-# Together's terminal states; output and error files no longer change after these.
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"})
-
 # Bytes of file per Arrow chunk: big enough for vectorised parsing, small enough to bound memory.
 CHUNK_BYTES = 4 << 20
 # Rows per Arrow batch handed to dlt.

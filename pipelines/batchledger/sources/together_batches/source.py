@@ -15,7 +15,7 @@ from typing import Any
 import dlt
 from dlt.extract.resource import DltResource
 
-from batchledger.landing import landing_path as safe_landing_path
+from batchledger.landing import landing_path
 from batchledger.sources.columns import column_hints, empty_table
 from batchledger.sources.together_batches.helpers import (
     EMPTY_QUARANTINE,
@@ -274,10 +274,6 @@ def together_batches(
         )
 
     return batches, batch_status_history, files, batch_file_lines
-
-
-def landing_path(landing_dir: Path, file_id: str) -> Path:
-    return safe_landing_path(landing_dir, file_id)
 
 
 def _download_all(

@@ -1,36 +1,19 @@
-"""The `batchledger` command line.
-
-Exit codes scripts can rely on: 0 success, 1 failure, 2 bad usage or input, 3 the API refused the
-key, 4 a batch or file was not found, 5 the API could not be reached, 6 another ingest is running.
-"""
+"""The `batchledger` command line: the only package that knows typer, the consoles and exit codes
+(cli/errors.py); the commands call into the layers below and nothing imports this package."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from batchledger import __version__
+from batchledger.cli.errors import console, friendly_errors
+from batchledger.cli.ops import register
 from batchledger.settings import Settings
-from batchledger.together import (
-    TogetherAuthError,
-    TogetherError,
-    TogetherNotFoundError,
-    TogetherUnreachableError,
-)
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_AUTH = 3
-EXIT_NOT_FOUND = 4
-EXIT_UNREACHABLE = 5
-EXIT_BUSY = 6
 
 app = typer.Typer(
     name="batchledger",
@@ -43,55 +26,6 @@ prices_app = typer.Typer(help="Maintain the dated price seed in prices/.", no_ar
 app.add_typer(prices_app, name="prices")
 export_app = typer.Typer(help="Export the marts for other tools.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-
-console = Console()
-# soft_wrap: an error is one line, however narrow the terminal.
-err_console = Console(stderr=True, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(func: F) -> F:
-    """Known failures become one line on stderr and a documented exit code, never a traceback."""
-    from batchledger.ingest import IngestError
-    from batchledger.published import PublishedError
-    from batchledger.warehouse import WarehouseBusyError
-
-    codes: list[tuple[type[BaseException], int]] = [
-        (PublishedError, EXIT_FAILURE),
-        (TogetherAuthError, EXIT_AUTH),
-        (TogetherNotFoundError, EXIT_NOT_FOUND),
-        (TogetherUnreachableError, EXIT_UNREACHABLE),
-        (TogetherError, EXIT_FAILURE),
-        (WarehouseBusyError, EXIT_BUSY),
-        (IngestError, EXIT_FAILURE),
-    ]
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except Exception as exc:
-            root = _root_cause(exc)
-            for kind, code in codes:
-                if isinstance(root, kind):
-                    err_console.print(f"[bold red]error:[/] {root}", highlight=False)
-                    raise typer.Exit(code) from None
-            raise
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """dlt wraps errors raised inside a resource: find ours in the chain, else keep `exc`."""
-    seen: BaseException | None = exc
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        if isinstance(seen, TogetherError):
-            return seen
-        visited.add(id(seen))
-        seen = seen.__cause__ or seen.__context__
-    return exc
 
 
 def _version(value: bool) -> None:
@@ -142,12 +76,11 @@ def _working_copy() -> tuple[Settings, Path]:
     """Settings and working database of the warehouse a command reads or rebuilds: the
     configured one, or the demo's when the one rule (settings.uses_demo) says so."""
     from batchledger.ingest import IngestError
-    from batchledger.settings import demo_notice, load_settings, uses_demo
+    from batchledger.settings import demo_notice, load_settings, warehouse_to_read
     from batchledger.warehouse import prepare_work_db
 
-    settings = load_settings()
-    if uses_demo(settings, ingest=False):
-        settings = settings.for_demo(settings.base_url, "")
+    settings = warehouse_to_read(load_settings())
+    if settings.demo:
         console.print(demo_notice(settings))
     work_db = prepare_work_db(settings.work_dir, settings.db_path, create=False)
     if not work_db.exists():
@@ -377,14 +310,4 @@ def prices_refresh(
     raise typer.Exit(refresh_main(["--dry-run"] if dry_run else []))
 
 
-def _register_operations() -> None:
-    # The operations commands import this module for friendly_errors, so register them last.
-    from batchledger.ops import register
-
-    register(app)
-
-
-_register_operations()
-
-if __name__ == "__main__":
-    app()
+register(app)

@@ -1,8 +1,11 @@
-"""The typer commands: submit, status, cancel, retry, watch. `register` adds them to the app."""
+"""The typer commands of operations: submit, status, cancel, retry, watch (the work is in ops/).
+
+`register` adds them to the app."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from batchledger.cli.errors import console, err_console, friendly_errors
 from batchledger.landing import local_name
 from batchledger.ops.api import (
     format_age,
@@ -23,27 +27,22 @@ from batchledger.ops.api import (
     progress_of,
     short_id,
 )
-from batchledger.ops.errors import OpsError
+from batchledger.ops.errors import OpsError, OpsUsageError
 from batchledger.ops.estimate import estimate
 from batchledger.ops.followup import FileSource, item_outcomes, select_retry, write_followup
 from batchledger.ops.marts import JobFigures, job_figures
-from batchledger.ops.store import find_submission
 from batchledger.ops.submit import (
     Submitted,
     checked_file,
-    confirm,
     parse_tags,
     print_estimate,
     submit_checked,
     wait_for,
 )
-from batchledger.settings import Settings, demo_notice, load_settings, uses_demo
-from batchledger.sources.together_batches.settings import TERMINAL_STATUSES
+from batchledger.settings import Settings, demo_notice, load_settings, warehouse_to_read
+from batchledger.statuses import TERMINAL_STATUSES
+from batchledger.store import find_submission
 from batchledger.together import TogetherClient
-
-console = Console()
-# Notes that must not mix with --json output on stdout.
-err_console = Console(stderr=True, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Submit without asking.")]
@@ -321,12 +320,11 @@ def status(
       batchledger status --watch --interval 10
     """
     settings = load_settings()
-    if uses_demo(settings, ingest=False):
-        # No key and no real warehouse: show the demo that `make ingest` built, if any.
-        demo = settings.for_demo(settings.base_url, "")
-        if demo.db_path.exists():
-            settings = demo
-            err_console.print(demo_notice(demo))
+    # No key and no real warehouse: show the demo that `make ingest` built, if any.
+    demo = warehouse_to_read(settings)
+    if demo.demo and demo.db_path.exists():
+        settings = demo
+        err_console.print(demo_notice(demo))
     rows = _status_rows(settings, batch_id)
     if as_json:
         _print_json(rows)
@@ -337,7 +335,7 @@ def status(
     try:
         with Live(_status_table(rows), console=console, auto_refresh=False) as live:
             # With one job, stop once it has ended; the full table runs until Ctrl-C.
-            while not (batch_id and rows and str(rows[0]["status"]) in TERMINAL_STATUSES):
+            while not (batch_id and rows and str(rows[0]["status"]).upper() in TERMINAL_STATUSES):
                 time.sleep(interval)
                 rows = _status_rows(settings, batch_id)
                 live.update(_status_table(rows), refresh=True)
@@ -519,3 +517,25 @@ def watch(
             time.sleep(interval)
     except KeyboardInterrupt:
         console.print("Stopped.")
+
+
+def confirm(yes: bool, question: str) -> None:
+    """--yes, or a terminal to ask on: a cron job must never hang or submit by accident."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise OpsUsageError("stdin is not a terminal: pass --yes to submit without a prompt")
+    if not typer.confirm(question, default=False):
+        raise OpsUsageError("not submitted")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ops commands to `app`."""
+    for name, func in (
+        ("submit", submit),
+        ("status", status),
+        ("cancel", cancel),
+        ("retry", retry),
+        ("watch", watch),
+    ):
+        app.command(name)(friendly_errors(func))
