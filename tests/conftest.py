@@ -38,6 +38,7 @@ SHARED_WAREHOUSE_FILES = {
             "tests/warehouse/test_parquet_marts.py",
             "tests/warehouse/test_queries.py",
             "tests/warehouse/test_spend_report.py",
+            "tests/warehouse/test_test_scope.py",
         ),
         "demo_db+warehouse",
     ),

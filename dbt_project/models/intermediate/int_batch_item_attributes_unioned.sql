@@ -91,10 +91,10 @@ resolved as (
 final as (
 
     select
-        batch_item_id,
-        cohort_key,
-        winner.cohort_value,
-        winner.attribute_source
+        resolved.batch_item_id,
+        resolved.cohort_key,
+        resolved.winner.cohort_value,
+        resolved.winner.attribute_source
 
     from resolved
 
