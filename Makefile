@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
-.PHONY: help setup ingest transform test test-fast lint format bench prices docs emulator clean crashtest browser
+.PHONY: help setup ingest transform report test test-fast lint format bench prices docs emulator clean crashtest browser
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ ingest: $(VENV)/.installed ## Ingest every batch job, build the marts (no TOGETH
 
 transform: $(VENV)/.installed ## Run the dbt build alone against the last ingest
 	@$(RUN) transform
+
+report: $(VENV)/.installed ## Write the spend report, one HTML page that opens from disk: data/report.html (demo: data/demo-report.html)
+	@$(RUN) report
 
 # -n 2: both cores; tests sharing a session warehouse run on one worker (tests/conftest.py).
 PYTEST := $(VENV)/bin/pytest -q -n 2

@@ -19,6 +19,7 @@ from rich.table import Table
 from batchledger.build import BuildError, BuildResult, build_and_publish, dbt_artifacts_dir
 from batchledger.build_state import ops_inputs_fingerprint, read_build_state
 from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_models
+from batchledger.published import report_path
 from batchledger.run_stats import peak_rss_mb, write_run_stats
 from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads, uses_demo
 from batchledger.sources.batchledger_ops import settings as ops_source
@@ -324,6 +325,11 @@ def print_summary(result: IngestResult, console: Console) -> None:
     print_flags(result.unpriced_models, result.data_quality, console)
     if result.settings.demo:
         console.print("[bold yellow]This is DEMO data from the bundled emulator.[/]")
+    console.print(
+        f"See the spend as a page: [bold]make report[/] (writes "
+        f"{report_path(result.settings.db_path)})",
+        soft_wrap=True,
+    )
 
 
 def describe_build(build: BuildResult) -> str:

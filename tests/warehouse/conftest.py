@@ -90,6 +90,11 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
     assert "DEMO" in ingest.stdout and "UNPRICED MODELS" in ingest.stdout
+    # It ends with a one-line hint to see the spend (make report), and does not write it.
+    assert (
+        ingest.stdout.rstrip().splitlines()[-1].startswith("See the spend as a page: make report")
+    )
+    assert not (tmp_dir / "data" / "demo-report.html").exists()
     # The summary names the test that warned, with the query for its rows.
     assert "its rows: select * from audit.assert_all_items_priced" in ingest.stdout
     run_results = tmp_dir / "data" / ".work" / "demo" / "dbt" / "target" / "run_results.json"

@@ -25,6 +25,8 @@ MARTS = {
     "fct_batch_items",
     "fct_batch_month_costs",
     "fct_batch_day_costs",
+    "fct_batch_day_charges",
+    "focus_charges",
     "data_quality_issues",
     "fct_batch_month_cohort_costs",
     "cost_by_job",

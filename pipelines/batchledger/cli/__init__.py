@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 prices_app = typer.Typer(help="Maintain the dated price seed in prices/.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+export_app = typer.Typer(help="Export the marts for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 def _version(value: bool) -> None:
@@ -181,6 +183,99 @@ def docs() -> None:
         f"[bold]xdg-open {site}[/] (or file://{site}); no server needed.",
         soft_wrap=True,
     )
+
+
+def _month_option(value: str | None) -> Any:
+    """--month YYYY-MM as the DATE of its first day (bad input: exit 2)."""
+    from batchledger.published import parse_month
+
+    if value is None:
+        return None
+    try:
+        return parse_month(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command()
+@friendly_errors
+def report(
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="Limit the report to one UTC month, YYYY-MM."),
+    ] = None,
+) -> None:
+    """Write the spend report of the published warehouse: one HTML page with charts that
+    opens from disk with no network (data/report.html; data/demo-report.html on the demo).
+
+    Examples:
+      batchledger report
+      batchledger report --month 2026-11
+    """
+    from batchledger.published import published_warehouse, report_path
+    from batchledger.report import write_report
+
+    chosen = _month_option(month)
+    published = published_warehouse()
+    if published.notice:
+        console.print(published.notice)
+    page = write_report(
+        published.db_path, report_path(published.db_path), month=chosen, demo=published.demo
+    )
+    console.print(
+        f"Spend report written to {page}: open it in a browser (file://{page}); "
+        "everything is inlined, no network needed.",
+        soft_wrap=True,
+    )
+
+
+@export_app.command("focus")
+@friendly_errors
+def export_focus(
+    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    file_format: Annotated[
+        str, typer.Option("--format", help="parquet or csv.", case_sensitive=False)
+    ] = "parquet",
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="Only the charges of one UTC month, YYYY-MM."),
+    ] = None,
+) -> None:
+    """Write marts.focus_charges as a FOCUS 1.2 cost and usage file for FinOps tools.
+
+    Usage with no price is left out (FOCUS costs may not be null, and it is never $0): the
+    command says how much, and lists it in <out stem>.unpriced.csv beside the file.
+
+    Examples:
+      batchledger export focus --format parquet --out focus.parquet
+      batchledger export focus --format csv --month 2026-11 --out focus-2026-11.csv
+    """
+    from batchledger.focus import FORMATS
+    from batchledger.focus import export_focus as run_export
+    from batchledger.published import published_warehouse
+
+    fmt = file_format.lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be parquet or csv, got {file_format!r}")
+    chosen = _month_option(month)
+    published = published_warehouse()
+    if published.notice:
+        console.print(published.notice)
+    done = run_export(published.db_path, out, fmt, chosen)  # type: ignore[arg-type]
+    console.print(
+        f"FOCUS {fmt} written to {done.path}: {done.rows:,} charge rows, "
+        f"BilledCost {done.billed_cost:.6f} USD, ListCost {done.list_cost:.6f} USD.",
+        soft_wrap=True,
+    )
+    if done.unpriced_items:
+        console.print(
+            f"[bold red]Left out, unpriced[/]: {done.unpriced_items:,} items, "
+            f"{done.unpriced_tokens:,} tokens with no price (never $0); listed in "
+            f"{done.unpriced_path}",
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"No unpriced usage left out ({done.unpriced_path} has no rows).")
 
 
 @app.command()

@@ -39,6 +39,7 @@ def exit_codes() -> list[tuple[type[BaseException], int]]:
     """Each known failure and its exit code, the most specific first."""
     # Imported when a command runs: the no-op ingest path must not import what these pull in.
     from batchledger.ingest import IngestError
+    from batchledger.published import PublishedError
     from batchledger.warehouse import WarehouseBusyError
 
     return [
@@ -50,6 +51,7 @@ def exit_codes() -> list[tuple[type[BaseException], int]]:
         (TogetherError, EXIT_FAILURE),
         (WarehouseBusyError, EXIT_BUSY),
         (IngestError, EXIT_FAILURE),
+        (PublishedError, EXIT_FAILURE),
     ]
 
 

@@ -1,0 +1,4 @@
+{#- A dbt var as a SQL string literal, its quotes doubled ('' when unset). -#}
+{% macro quoted_var(name) -%}
+    '{{ var(name, '') | string | replace("'", "''") }}'
+{%- endmacro %}

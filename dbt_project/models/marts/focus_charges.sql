@@ -1,0 +1,190 @@
+{#- FOCUS 1.2 cost and usage rows (see focus_charges in _marts__models.yml and the README's
+    "FOCUS export"). Column names are the spec's, quoted so that they read as the spec
+    spells them (FinOps tools match them by name). -#}
+-- noqa: disable=RF06
+with
+
+batch_day_charges as (
+
+    select * from {{ ref('fct_batch_day_charges') }}
+
+),
+
+model_prices as (
+
+    select * from {{ ref('stg_prices__model_prices') }}
+
+),
+
+meters as (
+
+    select
+        meter_names.meter_key,
+        meter_names.sku_meter,
+        meter_names.meter_label
+    from (
+        values
+        ('input', 'Input Tokens', 'Input tokens'),
+        ('cached_input', 'Cached Input Tokens', 'Cached input tokens'),
+        ('output', 'Output Tokens', 'Output tokens')
+    ) as meter_names (meter_key, sku_meter, meter_label)
+
+),
+
+priced_charges as (
+
+    -- FOCUS costs are never null: only priced usage becomes a charge. Unpriced usage stays
+    -- in fct_batch_day_charges (is_priced false), and the export lists it beside the file.
+    select
+        batch_day_charges.*,
+        billed_prices.valid_from as billed_valid_from,
+        billed_prices.usd_per_million_input_tokens as billed_usd_per_million_input_tokens,
+        billed_prices.usd_per_million_output_tokens as billed_usd_per_million_output_tokens,
+        billed_prices.usd_per_million_cached_input_tokens
+            as billed_usd_per_million_cached_input_tokens,
+        realtime_prices.usd_per_million_input_tokens as realtime_usd_per_million_input_tokens,
+        realtime_prices.usd_per_million_output_tokens as realtime_usd_per_million_output_tokens,
+        realtime_prices.usd_per_million_cached_input_tokens
+            as realtime_usd_per_million_cached_input_tokens
+
+    from batch_day_charges
+    inner join model_prices as billed_prices
+        on batch_day_charges.billed_model_price_id = billed_prices.model_price_id
+    left join model_prices as realtime_prices
+        on batch_day_charges.realtime_model_price_id = realtime_prices.model_price_id
+    where batch_day_charges.is_priced
+
+),
+
+metered_charges as (
+
+    -- One row per meter. A cached token bills at the cached rate where the price row has
+    -- one, else at the input rate, as int_batch_items_priced prices it; the same for the
+    -- real-time (serverless) row.
+    select
+        priced_charges.*,
+        meters.meter_key,
+        meters.sku_meter,
+        meters.meter_label,
+        case meters.meter_key
+            when 'input' then priced_charges.input_tokens
+            when 'cached_input' then priced_charges.cached_input_tokens
+            else priced_charges.output_tokens
+        end as consumed_tokens,
+        case meters.meter_key
+            when 'input' then priced_charges.billed_usd_per_million_input_tokens
+            when 'cached_input'
+                then coalesce(
+                    priced_charges.billed_usd_per_million_cached_input_tokens,
+                    priced_charges.billed_usd_per_million_input_tokens
+                )
+            else priced_charges.billed_usd_per_million_output_tokens
+        end as contracted_usd_per_million_tokens,
+        case meters.meter_key
+            when 'input' then priced_charges.realtime_usd_per_million_input_tokens
+            when 'cached_input'
+                then coalesce(
+                    priced_charges.realtime_usd_per_million_cached_input_tokens,
+                    priced_charges.realtime_usd_per_million_input_tokens
+                )
+            else priced_charges.realtime_usd_per_million_output_tokens
+        end as realtime_usd_per_million_tokens
+
+    from priced_charges
+    cross join meters
+
+),
+
+used_meters as (
+
+    -- A meter with no tokens is no charge. The list price is the serverless row's; a model
+    -- with no serverless row lists at the price it was billed.
+    select
+        *,
+        coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)
+            as list_usd_per_million_tokens,
+        {{ usd_for_tokens('consumed_tokens', 'contracted_usd_per_million_tokens') }}
+            as billed_cost_usd,
+        {{ usd_for_tokens(
+            'consumed_tokens',
+            'coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)'
+        ) }} as list_cost_usd
+    from metered_charges
+    where consumed_tokens > 0
+
+),
+
+final as (
+
+    select
+        used_meters.billed_cost_usd as "BilledCost",
+        coalesce(
+            nullif({{ quoted_var('focus_billing_account_id') }}, ''),
+            used_meters.user_id,
+            '(unknown)'
+        ) as "BillingAccountId",
+        cast(null as varchar) as "BillingAccountName",
+        'USD' as "BillingCurrency",
+        cast(used_meters.usage_month + interval 1 month as timestamp) as "BillingPeriodEnd",
+        cast(used_meters.usage_month as timestamp) as "BillingPeriodStart",
+        'Usage' as "ChargeCategory",
+        cast(null as varchar) as "ChargeClass",
+        used_meters.meter_label || ' of ' || used_meters.model || ' at the '
+        || used_meters.pricing_mode_applied || ' price, per 1M tokens' as "ChargeDescription",
+        'Usage-Based' as "ChargeFrequency",
+        cast(used_meters.usage_date + interval 1 day as timestamp) as "ChargePeriodEnd",
+        cast(used_meters.usage_date as timestamp) as "ChargePeriodStart",
+        -- No commitment discount applies to batch usage. The columns are there, null, because
+        -- FOCUS rules on ConsumedQuantity are conditioned on CommitmentDiscountStatus.
+        cast(null as varchar) as "CommitmentDiscountId",
+        cast(null as varchar) as "CommitmentDiscountStatus",
+        cast(used_meters.consumed_tokens as decimal(38, 0)) as "ConsumedQuantity",
+        'Tokens' as "ConsumedUnit",
+        used_meters.billed_cost_usd as "ContractedCost",
+        used_meters.contracted_usd_per_million_tokens as "ContractedUnitPrice",
+        used_meters.billed_cost_usd as "EffectiveCost",
+        -- Batch usage reaches batchledger before any invoice does.
+        cast(null as varchar) as "InvoiceId",
+        'Together AI' as "InvoiceIssuerName",
+        used_meters.list_cost_usd as "ListCost",
+        used_meters.list_usd_per_million_tokens as "ListUnitPrice",
+        'Standard' as "PricingCategory",
+        -- Together prices in the currency it bills: the pricing-currency columns repeat the
+        -- USD ones, for tools that read those.
+        'USD' as "PricingCurrency",
+        used_meters.contracted_usd_per_million_tokens as "PricingCurrencyContractedUnitPrice",
+        used_meters.billed_cost_usd as "PricingCurrencyEffectiveCost",
+        used_meters.list_usd_per_million_tokens as "PricingCurrencyListUnitPrice",
+        cast(
+            cast(used_meters.consumed_tokens as decimal(20, 0)) * cast(0.000001 as decimal(7, 6))
+            as decimal(38, 6)
+        ) as "PricingQuantity",
+        '1000000 Tokens' as "PricingUnit",
+        'Together AI' as "ProviderName",
+        'Together AI' as "PublisherName",
+        used_meters.batch_id as "ResourceId",
+        cast(null as varchar) as "ResourceName",
+        'Batch Job' as "ResourceType",
+        'AI and Machine Learning' as "ServiceCategory",
+        'Batch Inference' as "ServiceName",
+        'Generative AI' as "ServiceSubcategory",
+        used_meters.provider || '|' || used_meters.model || '|'
+        || used_meters.pricing_mode_applied || '|' || used_meters.meter_key as "SkuId",
+        used_meters.sku_meter as "SkuMeter",
+        -- No FOCUS-defined SKU price property applies to a token (null is allowed).
+        cast(null as varchar) as "SkuPriceDetails",
+        used_meters.provider || '|' || used_meters.model || '|'
+        || used_meters.pricing_mode_applied || '|' || used_meters.meter_key || '|'
+        || strftime(used_meters.billed_valid_from, '%Y-%m-%d') as "SkuPriceId",
+        case
+            when cardinality(used_meters.cohort) > 0
+                then cast(to_json(used_meters.cohort) as varchar)
+        end as "Tags",
+        used_meters.model as "x_Model",
+        used_meters.pricing_mode_applied as "x_PricingMode"
+
+    from used_meters
+
+)
+
+select * from final
