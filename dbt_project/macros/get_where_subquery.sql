@@ -20,13 +20,24 @@
     {%- set this_build = '_build_id = ' ~ build_id() -%}
     {%- set keys = tested_keys() -%}
     {%- if keys -%}
+        {#- IS NOT DISTINCT FROM, not USING: the key tests group NULL keys together, so a
+            NULL key of this build must meet the other rows' NULL keys too. A key may be an
+            expression over the row's columns, hence key_1, key_2 ... on the built side. -#}
         {%- set scoped -%}
             (
                 select all_rows.* from {{ filtered }} as all_rows
                 semi join (
-                    select {{ keys | join(', ') }} from {{ filtered }} as built
+                    select
+                        {% for key in keys -%}
+                        {{ key }} as key_{{ loop.index }}{{ ',' if not loop.last }}
+                        {% endfor -%}
+                    from {{ filtered }} as built
                     where built.{{ this_build }}
-                ) as built_keys using ({{ keys | join(', ') }})
+                ) as built_keys on
+                    {% for key in keys -%}
+                    ({{ key }}) is not distinct from built_keys.key_{{ loop.index }}
+                    {{ 'and' if not loop.last }}
+                    {% endfor %}
             ) dbt_subquery
         {%- endset -%}
     {%- else -%}

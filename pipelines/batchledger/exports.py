@@ -36,6 +36,8 @@ MANIFEST = "_export.json"
 # Parts of a mart, at most: past it, the smallest parts are merged into the new one, so that
 # readers never open thousands of small files after months of runs every 30 minutes.
 MAX_PARTS = 16
+# A part's name: the build id of the export that wrote it (19 digits; see _is_generation).
+PART_NAME = re.compile(r"part-([0-9]{19}|unbuilt)\.parquet")
 
 
 def marts_folder(published: Path) -> Path:
@@ -50,14 +52,17 @@ def export_marts(work_db: Path, published: Path, build_id: str) -> Path:
     if link.exists() and not link.is_symlink():
         log.warning("%s is not batchledger's (not a symlink): Parquet marts not written", link)
         return link
+    # Resolved, so that a data/marts that is itself a symlink still compares equal to where
+    # the link points (else the live generation looked like another one, and was deleted).
+    folder = link.parent.resolve()
     previous = link.resolve() if link.is_symlink() else None
     if previous is not None and (
-        previous.parent != link.parent.resolve() or not _is_generation(link, previous.name)
+        previous.parent != folder or not _is_generation(link, previous.name)
     ):
         # Pointed elsewhere by hand: never delete it, only stop pointing at it.
         previous = None
     before = _manifest(previous) if previous is not None else {}
-    fresh = link.parent / f".{link.name}-{build_id or 'unbuilt'}"
+    fresh = folder / f".{link.name}-{build_id or 'unbuilt'}"
     if fresh.exists() and fresh != previous:
         shutil.rmtree(fresh)
     staging = fresh.with_name(fresh.name + ".tmp")
@@ -91,6 +96,7 @@ def export_marts(work_db: Path, published: Path, build_id: str) -> Path:
         con.close()
     (staging / MANIFEST).write_text(json.dumps(written, indent=2, sort_keys=True))
     if fresh == previous:
+        shutil.rmtree(staging, ignore_errors=True)
         return link  # nothing new to swap in (the same build exported again)
     os.replace(staging, fresh)
     _swap(link, fresh)
@@ -112,7 +118,7 @@ def _sweep(link: Path, *, keep: Path) -> None:
     """Remove what an export killed midway left beside `link`: its staging or superseded
     generation folders and its temporary symlinks. Nothing of another name is touched."""
     for entry in link.parent.iterdir():
-        if entry in (keep, link):
+        if entry.name in (keep.name, link.name):
             continue
         if _is_generation(link, entry.name) and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -155,9 +161,8 @@ def _write_parts(
     }
     kept: Parts = {
         name: builds
-        for name, builds in old_parts.items()
+        for name, builds in _valid_parts(old_parts).items()
         if previous is not None
-        and isinstance(builds, dict)
         and builds
         and all(counts.get(build) == rows for build, rows in builds.items())
         and (previous / name).is_file()
@@ -184,6 +189,22 @@ def _write_parts(
         )
         parts[part_name] = fresh
     return {"parts": parts}
+
+
+def _valid_parts(parts: Parts) -> Parts:
+    """The parts of a manifest that can be trusted: named as this module names them, each
+    build in one part only. A hand-edited or damaged manifest costs a rewrite, never a row
+    read twice or a link outside the folder."""
+    valid: Parts = {}
+    seen: set[str] = set()
+    for name, builds in parts.items():
+        if not isinstance(builds, dict) or not builds or not PART_NAME.fullmatch(str(name)):
+            continue
+        if seen & set(builds) or not all(isinstance(rows, int) for rows in builds.values()):
+            continue
+        seen |= set(builds)
+        valid[name] = builds
+    return valid
 
 
 def _copy(

@@ -19,6 +19,8 @@ from typing import Literal
 
 import duckdb
 
+from batchledger.paths import PROJECT_ROOT
+
 Format = Literal["parquet", "csv"]
 FORMATS: tuple[Format, ...] = ("parquet", "csv")
 FOCUS_VERSION = "1.2"
@@ -68,11 +70,46 @@ def unpriced_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.unpriced.csv")
 
 
+class UnsafeOutput(ValueError):
+    """--out names a file the export must never replace."""
+
+
+def check_output(out: Path, db_path: Path) -> None:
+    """Refuse an output (or its companion CSV) that would replace something batchledger
+    keeps: a DuckDB database (the published warehouse above all: a run that finds nothing
+    new would never rewrite it), anything under the warehouse's working folder, the price
+    seeds or the dbt project."""
+    kept = [
+        db_path.parent / ".work",
+        PROJECT_ROOT / "prices",
+        PROJECT_ROOT / "dbt_project",
+    ]
+    for path in (out, unpriced_path(out)):
+        target = path.resolve()
+        if target in (db_path.resolve(), Path(f"{db_path.resolve()}.wal")):
+            raise UnsafeOutput(f"{path} is the warehouse itself: choose another --out")
+        for folder in kept:
+            if target.is_relative_to(folder.resolve()):
+                raise UnsafeOutput(f"{path} is inside {folder}, which batchledger keeps")
+        if target.is_file() and _is_duckdb_file(target):
+            raise UnsafeOutput(f"{path} is a DuckDB database: choose another --out")
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    """DuckDB files carry "DUCK" at byte 8 of their header."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
+
+
 def export_focus(db_path: Path, out: Path, fmt: Format, month: date | None = None) -> FocusExport:
     """Write marts.focus_charges (one month's, with `month`) to `out` as `fmt`, and its
     unpriced usage to unpriced_path(out)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_output(out, db_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     companion = unpriced_path(out)
     con = duckdb.connect(str(db_path), read_only=True)

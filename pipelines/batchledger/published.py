@@ -38,12 +38,14 @@ def published_warehouse() -> Published:
     return Published(settings.db_path, demo, notice)
 
 
-def report_path(db_path: Path) -> Path:
+def report_path(db_path: Path, month: date | None = None) -> Path:
     """The spend report of the warehouse at `db_path`, beside it: data/report.html for
-    data/warehouse.duckdb, data/demo-report.html for the demo, <stem>-report.html else."""
+    data/warehouse.duckdb, data/demo-report.html for the demo, <stem>-report.html else; a
+    one-month report adds the month (report-2026-11.html), so it never replaces the whole."""
     stem = db_path.stem
-    name = "report.html" if stem == "warehouse" else f"{stem}-report.html"
-    return db_path.parent / name
+    name = "report" if stem == "warehouse" else f"{stem}-report"
+    suffix = f"-{month:%Y-%m}" if month is not None else ""
+    return db_path.parent / f"{name}{suffix}.html"
 
 
 def parse_month(value: str) -> date:

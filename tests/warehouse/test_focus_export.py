@@ -282,6 +282,25 @@ def test_the_command_counts_and_lists_unpriced_usage_and_limits_to_a_month(
     assert bad.returncode == 2
 
 
+def test_the_export_never_replaces_the_warehouse_or_what_batchledger_keeps(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """--out naming the published file (a run with nothing new would never rewrite it),
+    another DuckDB database, or a file under prices/ is refused, and the file is untouched."""
+    other_db = tmp_path / "mine.duckdb"
+    duckdb.connect(str(other_db)).close()
+    env = {k: v for k, v in os.environ.items() if k != "TOGETHER_API_KEY"}
+    env.update(BATCHLEDGER_DB=str(demo_db), COLUMNS="200")
+    for out in (demo_db, other_db, REPO_ROOT / "prices" / "model_prices.csv"):
+        before = out.read_bytes()
+        refused = subprocess.run(
+            [BATCHLEDGER, "export", "focus", "--format", "csv", "--out", str(out)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert out.read_bytes() == before
+
+
 # --- The FinOps Foundation's validator --------------------------------------------------------
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,9 @@ of parts for the marts that record the build of each row."""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from batchledger.emulator import Emulator
-from batchledger.exports import MAX_PARTS, export_marts, marts_folder
+from batchledger.exports import MANIFEST, MAX_PARTS, export_marts, marts_folder
 from batchledger.ingest import run_ingest
 from tests.conftest import make_settings
 from tests.warehouse.test_publish import rows
@@ -218,3 +220,38 @@ def test_a_broken_marts_folder_never_fails_the_run_or_its_next_one(
     assert "Parquet marts not written" in caplog.text
     assert rows(settings.db_path, "select count(*) > 0 from marts.fct_batch_items") == [(True,)]
     assert run_ingest(settings, Console(quiet=True)).up_to_date
+
+
+def test_a_marts_folder_behind_a_symlink_keeps_its_parts_when_a_build_is_exported_again(
+    tmp_path: Path,
+) -> None:
+    """data/marts may be a symlink (to a bigger disk). Exporting the same build again, as a
+    publish of a missing file does, keeps the live set and leaves no staging folder."""
+    work = work_db(tmp_path / "work.duckdb")
+    published = tmp_path / "data" / "warehouse.duckdb"
+    elsewhere = tmp_path / "big-disk" / "marts"
+    elsewhere.mkdir(parents=True)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "marts").symlink_to(elsewhere)
+    folder = export_marts(work, published, build_id(1))
+    again = export_marts(work, published, build_id(1))
+    assert again == folder and read(folder, "items").num_rows == 1
+    assert read(folder, "by_month").num_rows == 1
+    assert not list(elsewhere.glob("*.tmp"))
+
+
+def test_a_damaged_manifest_costs_a_rewrite_never_a_row_read_twice(tmp_path: Path) -> None:
+    work = work_db(tmp_path / "work.duckdb")
+    published = tmp_path / "data" / "warehouse.duckdb"
+    folder = export_marts(work, published, build_id(1))
+    generation = folder.resolve()
+    manifest = json.loads((generation / MANIFEST).read_text())
+    [(name, builds)] = manifest["items"]["parts"].items()
+    # A copy of the part listed under a second name, and a name that leaves the folder.
+    shutil.copy(generation / "items" / name, generation / "items" / f"part-{build_id(9)}.parquet")
+    manifest["items"]["parts"][f"part-{build_id(9)}.parquet"] = builds
+    manifest["items"]["parts"]["../../escaped.parquet"] = {"7": 1}
+    (generation / MANIFEST).write_text(json.dumps(manifest))
+    folder = export_marts(work, published, build_id(2))
+    assert read(folder, "items").num_rows == 1
+    assert not (tmp_path / "data" / "escaped.parquet").exists()

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from batchledger.report import read_report_data
+from batchledger.report import read_report_data, write_report
 
 from .conftest import BuiltWarehouse
 
@@ -238,7 +238,8 @@ def test_chromium_draws_every_chart_with_no_console_error(
 def test_one_month_and_bad_months(demo_db: Path, tmp_path: Path) -> None:
     done = run_report(demo_db, tmp_path, "--month", "2026-10")
     assert done.returncode == 0, done.stdout + done.stderr
-    figures = figures_of((demo_db.parent / "demo-report.html").read_text())
+    # Beside the whole report, never over it.
+    figures = figures_of((demo_db.parent / "demo-report-2026-10.html").read_text())
     assert figures["month"] == "2026-10-01"
     months = {r["usage_month"] for r in figures["sections"]["spend_by_month"]}
     assert months == {"2026-10-01"}
@@ -275,3 +276,33 @@ def test_unpriced_and_job_figures_on_odd_input(warehouse: BuiltWarehouse) -> Non
         )  # fmt: skip
     finally:
         con.close()
+
+
+@pytest.mark.timeout(600)
+def test_provider_strings_cannot_break_the_page_and_a_job_without_a_model_renders(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """A cohort value that opens an HTML comment and a script inside the JSON block, and a
+    job whose model Together has not named yet: the page still runs its scripts, and the
+    block still parses to the exact values."""
+    hostile = "<!--<script>"
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, db)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            "update marts.cost_by_cohort set cohort_value = $v || cohort_value", {"v": hostile}
+        )
+        con.execute(
+            "update marts.cost_by_job set model = null "
+            "where batch_id = (select max(batch_id) from marts.cost_by_job)"
+        )
+    finally:
+        con.close()
+    page = write_report(db, tmp_path / "report.html")
+    figures = figures_of(page.read_text())
+    shown = figures["sections"]["cohort_spend"]
+    assert shown and all(r["cohort_value"].startswith(hostile) for r in shown)
+    dom = render(f"file://{page}", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert re.search(r'<body[^>]* data-errors="0"', dom.stdout), dom.stdout[-500:]

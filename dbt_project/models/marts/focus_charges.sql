@@ -1,4 +1,4 @@
-{#- FOCUS 1.2 cost and usage rows (see focus_charges in _marts__models.yml and the README's
+{#- FOCUS 1.2 cost and usage rows (see focus_charges.yml and the README's
     "FOCUS export"). Column names are the spec's, quoted so that they read as the spec
     spells them (FinOps tools match them by name). -#}
 -- noqa: disable=RF06

@@ -220,7 +220,7 @@ def report(
     if published.notice:
         console.print(published.notice)
     page = write_report(
-        published.db_path, report_path(published.db_path), month=chosen, demo=published.demo
+        published.db_path, report_path(published.db_path, chosen), month=chosen, demo=published.demo
     )
     console.print(
         f"Spend report written to {page}: open it in a browser (file://{page}); "
@@ -250,7 +250,7 @@ def export_focus(
       batchledger export focus --format parquet --out focus.parquet
       batchledger export focus --format csv --month 2026-11 --out focus-2026-11.csv
     """
-    from batchledger.focus import FORMATS
+    from batchledger.focus import FORMATS, UnsafeOutput
     from batchledger.focus import export_focus as run_export
     from batchledger.published import published_warehouse
 
@@ -261,7 +261,10 @@ def export_focus(
     published = published_warehouse()
     if published.notice:
         console.print(published.notice)
-    done = run_export(published.db_path, out, fmt, chosen)  # type: ignore[arg-type]
+    try:
+        done = run_export(published.db_path, out, fmt, chosen)  # type: ignore[arg-type]
+    except UnsafeOutput as error:
+        raise typer.BadParameter(str(error), param_hint="--out") from None
     console.print(
         f"FOCUS {fmt} written to {done.path}: {done.rows:,} charge rows, "
         f"BilledCost {done.billed_cost:.6f} USD, ListCost {done.list_cost:.6f} USD.",

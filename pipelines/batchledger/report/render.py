@@ -38,7 +38,10 @@ def render_report(data: ReportData) -> str:
         _budgets(data),
         _unpriced(data),
     ]
-    figures = json.dumps(data.figures(), indent=1, sort_keys=True).replace("</", "<\\/")
+    # Every "<" escaped (a JSON string may hold "\u003c"), not only "</": a value such as
+    # "<!--<script>" would otherwise move the HTML parser into a state where the page's
+    # next </script> no longer ends this block.
+    figures = json.dumps(data.figures(), indent=1, sort_keys=True).replace("<", "\\u003c")
     scope = f"month {data.month:%Y-%m}" if data.month else "all months"
     time_range = data.rows("time_range")[0]
     first, last = time_range["first_used_at"], time_range["last_used_at"]
@@ -231,7 +234,9 @@ def _cohorts(data: ReportData) -> str:
 def _top_jobs(data: ReportData) -> str:
     rows = data.rows("top_jobs")
     figure = go.Figure()
-    labels = [f"{r['batch_id'][:8]} {r['model'].split('/')[-1]}" for r in reversed(rows)]
+    labels = [f"{r['batch_id'][:8]} {_short_model(r['model'])}" for r in reversed(rows)]
+    if len(set(labels)) < len(labels):  # two ids alike in 8 characters: one bar each
+        labels = [f"{r['batch_id']} {_short_model(r['model'])}" for r in reversed(rows)]
     figure.add_bar(
         x=[_float(r["cost_usd"]) for r in reversed(rows)],
         y=labels,
@@ -476,9 +481,17 @@ def _float(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+def _e(text: str | None) -> str:
+    """HTML-escaped text; a missing value (a job whose model Together has not named yet)
+    reads "(unknown)", as fct_batch_items names it."""
+    return html.escape(UNKNOWN if text is None else text, quote=True)
 
+
+def _short_model(model: str | None) -> str:
+    return (model or UNKNOWN).split("/")[-1]
+
+
+UNKNOWN = "(unknown)"
 
 _CSS = """
 body {
