@@ -24,6 +24,19 @@ BATCHLEDGER = str(Path(sys.executable).with_name("batchledger"))
 SECTIONS = ["spend-by-month", "savings", "cohorts", "top-jobs", "failures", "budgets", "unpriced"]
 
 
+# What sections 1 and 4 must show, as SQL on the marts (both warehouses are checked).
+SPEND_BY_MONTH = """
+    select usage_month, model, cost_usd, realtime_cost_usd, unpriced_items
+    from marts.cost_by_month order by usage_month, provider, model
+"""
+TOP_JOBS = """
+    select batch_id, status, items_total, items_failed, items_not_processed,
+        unpriced_items, cost_usd
+    from marts.cost_by_job
+    order by cost_usd desc nulls last, created_at desc, batch_id limit 10
+"""
+
+
 def run_report(demo_db: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "TOGETHER_API_KEY"}
     env.update(BATCHLEDGER_DB=str(demo_db), COLUMNS="200")
@@ -91,10 +104,7 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
         # 1. Billed and real-time cost by month and model.
         same(
             sections["spend_by_month"],
-            rows(con, """
-                select usage_month, model, cost_usd, realtime_cost_usd, unpriced_items
-                from marts.cost_by_month order by usage_month, provider, model
-            """),
+            rows(con, SPEND_BY_MONTH),
         )  # fmt: skip
         # 2. Savings by month: over the items, not the rollup.
         same(
@@ -123,12 +133,7 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
         # 4. The ten costliest jobs, from cost_by_job.
         same(
             sections["top_jobs"],
-            rows(con, """
-                select batch_id, status, items_total, items_failed, items_not_processed,
-                    unpriced_items, cost_usd
-                from marts.cost_by_job
-                order by cost_usd desc nulls last, created_at desc, batch_id limit 10
-            """),
+            rows(con, TOP_JOBS),
         )  # fmt: skip
         # 5. Failures and retries.
         same(
@@ -260,19 +265,11 @@ def test_unpriced_and_job_figures_on_odd_input(warehouse: BuiltWarehouse) -> Non
         same(sections["unpriced"], expected)
         same(
             sections["top_jobs"],
-            rows(con, """
-                select batch_id, status, items_total, items_failed, items_not_processed,
-                    unpriced_items, cost_usd
-                from marts.cost_by_job
-                order by cost_usd desc nulls last, created_at desc, batch_id limit 10
-            """),
+            rows(con, TOP_JOBS),
         )  # fmt: skip
         same(
             sections["spend_by_month"],
-            rows(con, """
-                select usage_month, model, cost_usd, realtime_cost_usd, unpriced_items
-                from marts.cost_by_month order by usage_month, provider, model
-            """),
+            rows(con, SPEND_BY_MONTH),
         )  # fmt: skip
     finally:
         con.close()

@@ -55,17 +55,8 @@ final as (
     from items_metered
     left join batches
         on items_metered.batch_id = batches.batch_id
-    group by
-        items_metered.batch_id,
-        items_metered.usage_date,
-        items_metered.usage_month,
-        items_metered.provider,
-        items_metered.model,
-        items_metered.is_priced,
-        items_metered.pricing_mode_applied,
-        items_metered.billed_model_price_id,
-        items_metered.realtime_model_price_id,
-        items_metered.cohort
+    -- Every column above that is not an aggregate: the grain in the description.
+    group by all
 
 )
 
