@@ -230,6 +230,9 @@ def _pipeline(settings: Settings, work_db: Path, name: str, dataset: str) -> dlt
     # Arrow items (file lines) get `_dlt_load_id` too: incremental builds and publishing find
     # the lines written since a given load by it.
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
+    # One transformer after the other, not interleaved (dlt's default): each line transformer
+    # holds a download pool and a parse connection, and download_concurrency is the run's total.
+    os.environ["EXTRACT__NEXT_ITEM_MODE"] = "fifo"
     spill = settings.work_dir / "duckdb_tmp"
     spill.mkdir(parents=True, exist_ok=True)
     credentials = DuckDbCredentials(
