@@ -11,6 +11,23 @@
     {%- if not since %}
     select all_batches.batch_id from {{ ref('stg_together__batches') }} as all_batches
     {%- else %}
+    {#- A batch on a dedicated endpoint changes the token shares of every other batch in
+        its billing windows: all the batches on that endpoint are rebuilt with it (a few). #}
+    select peer_batches.batch_id
+    from {{ ref('int_dedicated_batches_matched') }} as peer_batches
+    where peer_batches.endpoint in (
+        select changed_endpoints.endpoint
+        from {{ ref('int_dedicated_batches_matched') }} as changed_endpoints
+        where changed_endpoints.batch_id in ({{ changed_batches() }})
+    )
+    union
+    {{ changed_batches() }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The batches whose own raw inputs arrived after since_load_id (see batches_to_build). -#}
+{% macro changed_batches() -%}
+    {%- set since = load_id_var('since_load_id') -%}
     select changed_batches.batch_id
     from {{ ref('stg_together__batches') }} as changed_batches
     where
@@ -24,6 +41,14 @@
             select new_requests.input_file_id
             from {{ ref('stg_together__batch_requests') }} as new_requests
             where new_requests.load_id > '{{ since }}'
+        )
+        or changed_batches.batch_id in (
+            -- A newly listed or changed dedicated endpoint can change how its jobs are priced.
+            select named_endpoints.batch_id
+            from {{ ref('int_dedicated_batches_matched') }} as named_endpoints
+            inner join {{ ref('stg_together__endpoints') }} as new_endpoints
+                on named_endpoints.endpoint = new_endpoints.endpoint
+            where new_endpoints.load_id > '{{ since }}'
         )
         or changed_batches.batch_id in (
             select new_tags.batch_id
@@ -41,7 +66,6 @@
                     changed_batches.error_file_id
                 )
         )
-    {%- endif %}
 {%- endmacro %}
 
 {#- A predicate keeping the rows of `column` (a batch id) that this build computes: always

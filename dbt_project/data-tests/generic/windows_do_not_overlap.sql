@@ -36,7 +36,7 @@ inner join windows as later
     {% endfor -%}
     and (later.upper_bound is null or earlier.lower_bound < later.upper_bound)
     and (earlier.upper_bound is null or later.lower_bound < earlier.upper_bound)
-    and earlier.lower_bound < coalesce(earlier.upper_bound, earlier.lower_bound + 1)
-    and later.lower_bound < coalesce(later.upper_bound, later.lower_bound + 1)
+    and (earlier.upper_bound is null or earlier.lower_bound < earlier.upper_bound)
+    and (later.upper_bound is null or later.lower_bound < later.upper_bound)
 
 {% endtest %}

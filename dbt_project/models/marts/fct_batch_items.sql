@@ -2,7 +2,7 @@ with
 
 batch_items as (
 
-    select * from {{ ref('int_batch_items_priced') }}
+    select * from {{ ref('int_batch_items_allocated') }}
 
 ),
 
@@ -72,6 +72,8 @@ final as (
         batch_items.error_message,
         batch_items.has_usage,
         batch_items.usage_issue,
+        batch_items.dedicated_endpoint,
+        batch_items.endpoint_window_id,
         -- Which build wrote the row, so that publishing copies only rows newer than the
         -- published file's (see warehouse.py).
         {{ build_id() }} as _build_id
