@@ -1,7 +1,8 @@
 -- budget_status's spent_usd equals the same month's spend computed straight from
 -- fct_batch_items, independently of cost_by_month and cost_by_cohort: the whole month for
 -- `all`, the model for `model`, and the item's cohort map (item metadata winning over batch
--- tags) for any other key. Fails with one row per budget that does not reconcile.
+-- tags) for any other key; plus the idle remainder of dedicated endpoints in `all` and under
+-- '(dedicated idle)'. Fails with one row per budget that does not reconcile.
 with
 
 budgets as (
@@ -16,13 +17,37 @@ items as (
 
 ),
 
-expected as (
+idle_lines as (
+
+    select * from {{ ref('dedicated_endpoint_costs') }}
+    where dedicated_endpoint_costs.line_kind = 'idle'
+
+),
+
+idle_spent as (
+
+    -- The idle remainder of dedicated endpoints: in `all`, and under '(dedicated idle)'.
+    select
+        budgets.budget_month,
+        budgets.scope_key,
+        budgets.scope_value,
+        coalesce(sum(idle_lines.cost_usd), 0) as idle_usd
+
+    from budgets
+    left join idle_lines
+        on budgets.usage_month = idle_lines.usage_month
+        and (budgets.scope_key = 'all' or budgets.scope_value = '(dedicated idle)')
+    group by budgets.budget_month, budgets.scope_key, budgets.scope_value
+
+),
+
+item_spent as (
 
     select
         budgets.budget_month,
         budgets.scope_key,
         budgets.scope_value,
-        coalesce(sum(items.cost_usd), 0) as expected_spent_usd
+        coalesce(sum(items.cost_usd), 0) as item_spent_usd
 
     from budgets
     left join items
@@ -36,6 +61,22 @@ expected as (
             )
         )
     group by budgets.budget_month, budgets.scope_key, budgets.scope_value
+
+),
+
+expected as (
+
+    select
+        item_spent.budget_month,
+        item_spent.scope_key,
+        item_spent.scope_value,
+        item_spent.item_spent_usd + idle_spent.idle_usd as expected_spent_usd
+
+    from item_spent
+    inner join idle_spent
+        on item_spent.budget_month = idle_spent.budget_month
+        and item_spent.scope_key = idle_spent.scope_key
+        and item_spent.scope_value = idle_spent.scope_value
 
 )
 

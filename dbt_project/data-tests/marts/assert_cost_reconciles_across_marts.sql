@@ -1,5 +1,6 @@
 -- The cost, realtime cost, savings, item and token totals are the same in fct_batch_items,
--- cost_by_job, cost_by_model, cost_by_month and cost_by_day. Fails with one row per mart
+-- cost_by_job, cost_by_model, cost_by_month (its usage rows; assert_dedicated_costs_reconcile
+-- checks its idle rows) and cost_by_day. Fails with one row per mart
 -- that differs from fct_batch_items.
 {%- set rollups = [
     ('cost_by_job', 'jobs'),
@@ -30,7 +31,9 @@ models as (
 
 months as (
 
+    -- The idle remainder of dedicated endpoints is in cost_by_month only: not an item's.
     select * from {{ ref('cost_by_month') }}
+    where cost_by_month.charge_kind = 'usage'
 
 ),
 

@@ -56,14 +56,18 @@ spend_total as (
 
 spend_by_model as (
 
+    -- A dedicated endpoint's idle remainder is no model's usage: scope value '(dedicated
+    -- idle)', as in cost_by_cohort.
     select
         months.usage_month,
-        months.model,
+        case
+            when months.charge_kind = 'dedicated_idle' then '(dedicated idle)' else months.model
+        end as model,
         sum(months.cost_usd) as cost_usd,
         cast(sum(months.unpriced_items) as bigint) as unpriced_items
 
     from months
-    group by months.usage_month, months.model
+    group by all
 
 ),
 

@@ -12,6 +12,12 @@ batch_month_cohort_costs as (
 
 ),
 
+dedicated_endpoint_costs as (
+
+    select * from {{ ref('dedicated_endpoint_costs') }}
+
+),
+
 cohort_keys as (
 
     select distinct batch_month_cohort_costs.cohort_key
@@ -79,7 +85,7 @@ cohort_rows as (
 
 ),
 
-final as (
+usage_rows as (
 
     select
         cohort_rows.usage_month,
@@ -90,6 +96,31 @@ final as (
 
     from cohort_rows
     group by cohort_rows.usage_month, cohort_rows.cohort_key, cohort_rows.cohort_value
+
+),
+
+idle_rows as (
+
+    -- The idle remainder of dedicated endpoints belongs to no job and no cohort: it counts
+    -- under its own value in every key, so each key still adds up to the month's total.
+    select
+        dedicated_endpoint_costs.usage_month,
+        cohort_keys.cohort_key,
+        '(dedicated idle)' as cohort_value,
+        {{ dedicated_idle_measures('sum(dedicated_endpoint_costs.cost_usd)') }}
+
+    from dedicated_endpoint_costs
+    cross join cohort_keys
+    where dedicated_endpoint_costs.line_kind = 'idle'
+    group by dedicated_endpoint_costs.usage_month, cohort_keys.cohort_key
+
+),
+
+final as (
+
+    select * from usage_rows
+    union all by name
+    select * from idle_rows
 
 )
 
