@@ -23,6 +23,12 @@ What it covers:
   counts whose sum overflows BIGINT, more cached than prompt tokens, an output line with no
   HTTP status, a usage key given twice, and a total below prompt + completion. None of it may
   fail the build; each is flagged in data_quality_issues.
+- batch-ded-a, batch-ded-b, batch-ded-c: jobs on the dedicated endpoint DEDICATED (listed by
+  the account's GET /v1/endpoints) in its billing window of prices/dedicated_endpoints.csv,
+  2026-11-12 08:00 to 20:00. ded-a (09:00-10:00) and ded-c (IN_PROGRESS since 09:45, last
+  usage 10:15:07) overlap; ded-b names the endpoint in its lines only (no model_id) and runs
+  19:30-20:30, its last item after the window closes (unpriced). The endpoint's other window
+  and the second demo endpoint are named by nothing here: listed, not costed.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ LLAMA = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 DEEPSEEK = "deepseek-ai/DeepSeek-V4.1-Flash"
 ACME = "acme-ai/Llama-3.1-8B-labeler-ft"
 QWEN = "Qwen/Qwen2.5-7B-Instruct-Turbo"
+# The demo's dedicated endpoint (its billing window is in prices/dedicated_endpoints.csv).
+DEDICATED = "acme-ai/meta-llama/Llama-3.3-70B-Instruct-Turbo-9f2c41d7"
 SEARCH = {"team": "search", "project": "ranker"}
 ADS = {"team": "ads", "project": "bidder"}
 
@@ -140,6 +148,18 @@ TABLES: dict[str, dict[str, str]] = {
         "error_message": "varchar",
         "completion_text": "varchar",
     },
+    "endpoints": {
+        "id": "varchar",
+        "object": "varchar",
+        "name": "varchar",
+        "model": "varchar",
+        "type": "varchar",
+        "owner": "varchar",
+        "state": "varchar",
+        "created_at": "timestamptz",
+        "observed_at": "timestamptz",
+        "record_hash": "varchar",
+    },
     "quarantine": {
         "file_id": "varchar",
         "batch_id": "varchar",
@@ -218,6 +238,19 @@ BATCHES: list[dict[str, Any]] = [
         "batch-odd-nov", "COMPLETED", LLAMA, "2025-11-10T08:00:00", "2025-11-10T10:00:00",
         input_file="file-in-odd", output_file="file-out-odd", error_file="file-err-odd",
     ),
+    _batch(
+        "batch-ded-a", "COMPLETED", DEDICATED, "2026-11-12T09:00:00", "2026-11-12T10:00:00",
+        input_file="file-in-ded-a", output_file="file-out-ded-a", error_file="file-err-ded-a",
+    ),
+    # Names the endpoint in its lines only.
+    _batch(
+        "batch-ded-b", "COMPLETED", None, "2026-11-12T19:30:00", "2026-11-12T20:30:00",
+        input_file="file-in-ded-b", output_file="file-out-ded-b",
+    ),
+    _batch(
+        "batch-ded-c", "IN_PROGRESS", DEDICATED, "2026-11-12T09:45:00", None,
+        input_file="file-in-ded-c", output_file="file-out-ded-c", progress=60.0,
+    ),
 ]  # fmt: skip
 
 
@@ -263,6 +296,14 @@ REQUESTS: list[dict[str, Any]] = [
             start=1,
         )
     ),
+    _request("batch-ded-a", "file-in-ded-a", 1, "da-1", DEDICATED, SEARCH),
+    _request("batch-ded-a", "file-in-ded-a", 2, "da-2", DEDICATED, SEARCH),
+    _request("batch-ded-a", "file-in-ded-a", 3, "da-3", DEDICATED, SEARCH),
+    _request("batch-ded-b", "file-in-ded-b", 1, "db-1", DEDICATED, None),
+    _request("batch-ded-b", "file-in-ded-b", 2, "db-2", DEDICATED, None),
+    _request("batch-ded-c", "file-in-ded-c", 1, "dc-1", DEDICATED, ADS),
+    _request("batch-ded-c", "file-in-ded-c", 2, "dc-2", DEDICATED, ADS),
+    _request("batch-ded-c", "file-in-ded-c", 3, "dc-3", DEDICATED, ADS),
 ]  # fmt: skip
 
 
@@ -372,6 +413,23 @@ RESULTS: list[dict[str, Any]] = [
         )
     ),
 ]  # fmt: skip
+RESULTS += [
+    _result("batch-ded-a", "file-out-ded-a", 1, "da-2", usage=_usage(900, 100),
+            model=DEDICATED, created="2026-11-12T09:20:00"),
+    _result("batch-ded-a", "file-out-ded-a", 2, "da-1", usage=_usage(1000, 200),
+            model=DEDICATED, created="2026-11-12T09:10:00"),
+    _result("batch-ded-a", "file-err-ded-a", 1, "da-3", status_code=None,
+            file_kind="error", error=("timeout", "Request timeout")),
+    _result("batch-ded-b", "file-out-ded-b", 1, "db-1", usage=_usage(300, 30),
+            model=DEDICATED, created="2026-11-12T19:40:00"),
+    # After the window closed at 20:00: no window prices it.
+    _result("batch-ded-b", "file-out-ded-b", 2, "db-2", usage=_usage(400, 40),
+            model=DEDICATED, created="2026-11-12T20:10:00"),
+    _result("batch-ded-c", "file-out-ded-c", 1, "dc-1", usage=_usage(500, 33),
+            model=DEDICATED, created="2026-11-12T09:50:00"),
+    _result("batch-ded-c", "file-out-ded-c", 2, "dc-2", usage=_usage(700, 70),
+            model=DEDICATED, created="2026-11-12T10:15:07"),
+]  # fmt: skip
 # created far outside any time (seconds since 1970 in the year 3.1 million): not a usage time.
 RESULTS[[r["custom_id"] for r in RESULTS].index("o-time")]["created"] = 99_999_999_999_999
 
@@ -408,6 +466,42 @@ FILE_LOADS: list[dict[str, Any]] = [
     _file_load("file-in-odd", "batch-odd-nov", "input", 18),
     _file_load("file-out-odd", "batch-odd-nov", "output", 18, quarantined=1),
     _file_load("file-err-odd", "batch-odd-nov", "error", 1),
+    _file_load("file-in-ded-a", "batch-ded-a", "input", 3),
+    _file_load("file-out-ded-a", "batch-ded-a", "output", 2),
+    _file_load("file-err-ded-a", "batch-ded-a", "error", 1),
+    _file_load("file-in-ded-b", "batch-ded-b", "input", 2),
+    _file_load("file-out-ded-b", "batch-ded-b", "output", 2),
+    _file_load("file-in-ded-c", "batch-ded-c", "input", 3),
+    _file_load("file-out-ded-c", "batch-ded-c", "output", 2),
+]
+
+# GET /v1/endpoints?type=dedicated as the ingest loads it (a serverless entry too, as a
+# server may ignore the filter: staging keeps only the dedicated ones for recognition).
+ENDPOINTS: list[dict[str, Any]] = [
+    {
+        "id": "endpoint-5e3f0b8c-9d1a-4c2e-8f7a-2b6d4e1c9a07",
+        "object": "endpoint",
+        "name": DEDICATED,
+        "model": LLAMA,
+        "type": "dedicated",
+        "owner": "acme-ai",
+        "state": "STARTED",
+        "created_at": _ts("2026-11-01T08:00:00"),
+        "observed_at": _ts("2026-11-12T21:00:00"),
+        "record_hash": "0" * 64,
+    },
+    {
+        "id": "endpoint-0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f",
+        "object": "endpoint",
+        "name": QWEN,
+        "model": QWEN,
+        "type": "serverless",
+        "owner": "together",
+        "state": "STARTED",
+        "created_at": _ts("2024-02-28T21:34:35.444"),
+        "observed_at": _ts("2026-11-12T21:00:00"),
+        "record_hash": "1" * 64,
+    },
 ]
 
 QUARANTINE: list[dict[str, Any]] = [
@@ -473,6 +567,7 @@ def rows_by_table() -> dict[str, list[dict[str, Any]]]:
         "batch_requests": REQUESTS,
         "batch_results": RESULTS,
         "quarantine": QUARANTINE,
+        "endpoints": ENDPOINTS,
     }
 
 
