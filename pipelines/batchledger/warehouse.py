@@ -169,6 +169,7 @@ def read_known_state(work_db: Path) -> KnownState:
             last_status=last_status,
             batch_hashes=_record_hashes(con, "batches"),
             file_hashes=_record_hashes(con, "files"),
+            endpoint_hashes=_record_hashes(con, "endpoints"),
             tables=tables,
         )
     finally:

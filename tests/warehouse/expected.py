@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,8 @@ class Item:
     realtime_cost_usd: Decimal | None
     savings_usd: Decimal | None
     cohort: dict[str, str] = field(default_factory=dict)
+    flagged: bool = False  # usage flagged (usage_issue): never money
+    window_id: str | None = None  # the dedicated billing window that priced it
 
     @property
     def usage_month(self) -> date:
@@ -242,7 +244,184 @@ def items_with_results_only() -> dict[tuple[str, str], dict[str, Any]]:
     return {key: line for key, line in winning_results()[0].items() if key not in requested}
 
 
+PICO = Decimal("0.000000000001")
+EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A billing window of prices/dedicated_endpoints.csv; times naive UTC."""
+
+    window_id: str
+    endpoint: str
+    usage_month: date
+    usd_per_hour: Decimal
+    billed_from: datetime
+    billed_to: datetime
+
+    @property
+    def seconds(self) -> int:
+        return int((self.billed_to - self.billed_from).total_seconds())
+
+    @property
+    def cost_pico(self) -> int:
+        """usd_per_hour * seconds / 3600 in picodollars, rounded down."""
+        return int(self.usd_per_hour / PICO) * self.seconds // 3600
+
+
+@dataclass
+class WindowLines:
+    """A window's expected rows of dedicated_endpoint_costs, in picodollars."""
+
+    window: Window
+    is_costed: bool
+    busy_ms: int = 0
+    allocated_pico: int = 0
+    jobs: dict[str, int] = field(default_factory=dict)  # batch_id -> picodollars
+    job_tokens: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def idle_pico(self) -> int:
+        return self.window.cost_pico - self.allocated_pico
+
+
+def load_windows(path: Path) -> list[Window]:
+    with path.open(newline="") as handle:
+        return [
+            Window(
+                window_id=f"{row['provider']}|{row['endpoint']}|{row['billed_from']}",
+                endpoint=row["endpoint"],
+                usage_month=date.fromisoformat(row["billed_from"][:7] + "-01"),
+                usd_per_hour=Decimal(row["usd_per_hour"]),
+                billed_from=datetime.fromisoformat(row["billed_from"]),
+                billed_to=datetime.fromisoformat(row["billed_to"]),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def largest_remainder(whole: int, weights: dict[str, int]) -> dict[str, int]:
+    """`whole` split by `weights`: each part rounded down, and what is left over given one
+    each to the parts with the largest remainders (ties by key)."""
+    total = sum(weights.values())
+    if total == 0:
+        return dict.fromkeys(weights, 0)
+    parts = {key: whole * weight // total for key, weight in weights.items()}
+    remainders = {key: whole * weight % total for key, weight in weights.items()}
+    left = whole - sum(parts.values())
+    for key in sorted(weights, key=lambda k: (-remainders[k], k))[:left]:
+        parts[key] += 1
+    return parts
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def _union_ms(intervals: list[tuple[datetime, datetime]]) -> int:
+    busy, reach = 0, None
+    start: datetime | None = None
+    for begin, end in sorted(i for i in intervals if i[1] > i[0]):
+        if reach is None or begin > reach:
+            if start is not None and reach is not None:
+                busy += _epoch_ms(reach) - _epoch_ms(start)
+            start, reach = begin, end
+        else:
+            reach = max(reach, end)
+    if start is not None and reach is not None:
+        busy += _epoch_ms(reach) - _epoch_ms(start)
+    return busy
+
+
+def allocate_dedicated(
+    items: dict[tuple[str, str], Item],
+    windows: list[Window],
+    listed: set[str],
+    named: dict[str, set[str]],
+    job_times: dict[str, tuple[datetime, datetime | None]],
+) -> dict[str, WindowLines]:
+    """Price the dedicated items of `items` in place and return each window's lines.
+
+    `listed`: the endpoints the account's API lists as dedicated; `named`: batch_id -> the
+    endpoints its model_id, requests or results name; `job_times`: batch_id -> (created_at,
+    completed_at), naive UTC. The rule (prices/README.md): a window's jobs carry its cost
+    times the share of the window in which one of them ran, split by tokens with the largest
+    remainder rule to the picodollar, then among each job's items the same way.
+    """
+    dedicated = listed | {window.endpoint for window in windows}
+    account = listed | {endpoint for names in named.values() for endpoint in names}
+    lines = {w.window_id: WindowLines(w, w.endpoint in account) for w in windows}
+    in_window: dict[str, list[Item]] = defaultdict(list)
+    for item in items.values():
+        if item.model not in dedicated:
+            continue
+        item.pricing_mode = item.cost_usd = item.realtime_cost_usd = item.savings_usd = None
+        for window in windows:
+            inside = window.billed_from <= item.used_at < window.billed_to
+            if window.endpoint == item.model and inside and not item.flagged:
+                in_window[window.window_id].append(item)
+    for window_id, window_items in in_window.items():
+        line = lines[window_id]
+        window = line.window
+        by_job: dict[str, list[Item]] = defaultdict(list)
+        for item in window_items:
+            by_job[item.batch_id].append(item)
+        intervals = []
+        for batch_id, job_items in by_job.items():
+            created, completed = job_times[batch_id]
+            first = min(item.used_at for item in job_items)
+            last = max(item.used_at for item in job_items)
+            start = max(min(created, first), window.billed_from)
+            end = min(max(completed or last, last), window.billed_to)
+            intervals.append((start, end))
+            line.job_tokens[batch_id] = sum(item.total_tokens for item in job_items)
+        line.busy_ms = min(_union_ms(intervals), window.seconds * 1000)
+        if sum(line.job_tokens.values()) > 0:
+            line.allocated_pico = window.cost_pico * line.busy_ms // (window.seconds * 1000)
+        line.jobs = largest_remainder(line.allocated_pico, line.job_tokens)
+        for batch_id, job_items in by_job.items():
+            shares = largest_remainder(
+                line.jobs[batch_id],
+                {f"{item.batch_id}/{item.custom_id}": item.total_tokens for item in job_items},
+            )
+            for item in job_items:
+                pico = shares[f"{item.batch_id}/{item.custom_id}"]
+                item.pricing_mode = "dedicated"
+                item.cost_usd = Decimal(pico) * PICO
+                item.window_id = window_id
+    return lines
+
+
+def fixture_dedicated_lines(
+    items: dict[tuple[str, str], Item], price_csv: Path
+) -> dict[str, WindowLines]:
+    """allocate_dedicated over the raw fixture's endpoints, batches, requests and results."""
+    listed = {e["name"] for e in raw_fixture.ENDPOINTS if e["type"] == "dedicated"}
+    named: dict[str, set[str]] = defaultdict(set)
+    for batch in raw_fixture.BATCHES:
+        named[batch["id"]].add(batch["model_id"])
+    for request in raw_fixture.REQUESTS:
+        named[BATCH_BY_INPUT[request["file_id"]]].add(request["model"])
+    for result in raw_fixture.RESULTS:
+        named[result["batch_id"]].add(result["model"])
+    job_times = {
+        batch["id"]: (
+            _naive_utc(batch["created_at"]),
+            _naive_utc(batch["completed_at"]) if batch["completed_at"] else None,
+        )
+        for batch in raw_fixture.BATCHES
+    }
+    windows = load_windows(price_csv.parent / "dedicated_endpoints.csv")
+    return allocate_dedicated(items, windows, listed, named, job_times)
+
+
 def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
+    items = _expected_items(price_csv)
+    fixture_dedicated_lines(items, price_csv)
+    return items
+
+
+def _expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
     prices = load_prices(price_csv)
     batches = {batch["id"]: batch for batch in raw_fixture.BATCHES}
     requests = {
@@ -305,6 +484,7 @@ def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
             realtime_cost_usd=realtime,
             savings_usd=realtime - cost if realtime is not None and cost is not None else None,
             cohort=_cohort(request["metadata"]) if request else {},
+            flagged=flagged,
         )
     return items
 

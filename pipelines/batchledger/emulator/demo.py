@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from batchledger.emulator.scenario import (
     InputLine,
     Scenario,
+    ScenarioEndpoint,
     ScenarioJob,
     ScenarioModel,
     plan_job,
@@ -28,6 +29,10 @@ LLAMA_70B = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct-Turbo"
 DEEPSEEK_FLASH = "deepseek-ai/DeepSeek-V4.1-Flash"
 LABELER_FT = "acme-ai/Llama-3.1-8B-labeler-ft"
+# The account's dedicated endpoints (their billing windows are in prices/dedicated_endpoints.csv):
+# Llama 3.3 70B, which one job runs on, and a Qwen endpoint left running with no job.
+DEDICATED_LLAMA = "acme-ai/meta-llama/Llama-3.3-70B-Instruct-Turbo-9f2c41d7"
+DEDICATED_QWEN = "acme-ai/Qwen/Qwen2.5-7B-Instruct-Turbo-3b7e0a55"
 
 DEMO_MODELS = (
     ScenarioModel(LLAMA_70B, batch_discounted=True),
@@ -35,7 +40,28 @@ DEMO_MODELS = (
     ScenarioModel(DEEPSEEK_FLASH, batch_discounted=False, reports_cached_tokens=True),
     # A customer fine-tune: no public price, so cost reports must flag it rather than guess.
     ScenarioModel(LABELER_FT, batch_discounted=False, has_public_price=False),
+    # A dedicated endpoint: priced by its billing window, never per token.
+    ScenarioModel(DEDICATED_LLAMA, batch_discounted=False, has_public_price=False),
 )
+
+_SERVERLESS_SINCE = datetime(2024, 2, 28, 21, 34, 35, 444000, tzinfo=UTC)
+DEMO_ENDPOINTS = (
+    ScenarioEndpoint(
+        "endpoint-9f2c41d7-5b3e-4a8c-9d21-6e0f7a1b2c3d", DEDICATED_LLAMA, LLAMA_70B,
+        "dedicated", "acme-ai", "STARTED", datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+    ),
+    ScenarioEndpoint(
+        "endpoint-3b7e0a55-1c2d-4e3f-8a9b-0c1d2e3f4a5b", DEDICATED_QWEN, QWEN_7B,
+        "dedicated", "acme-ai", "STOPPED", datetime(2026, 10, 5, 8, 55, tzinfo=UTC),
+    ),
+    *(
+        ScenarioEndpoint(
+            f"endpoint-{index:08x}-0000-4000-8000-000000000000", model, model, "serverless",
+            "together", "STARTED", _SERVERLESS_SINCE, is_mine=False,
+        )
+        for index, model in enumerate((LLAMA_70B, QWEN_7B, DEEPSEEK_FLASH), start=1)
+    ),
+)  # fmt: skip
 
 ERROR_MESSAGES = {
     "timeout": "Request timed out after 600 seconds",
@@ -113,6 +139,11 @@ _DEMO_JOBS = (
     # Still IN_PROGRESS at DEMO_NOW (12:00); completes at 13:31:05 with two failed requests.
     _JobPlan(_at("2026-11-20T11:30:05"), QWEN_7B, 40, "support", "ticket-triage", "tt3",
              60, 7200, max_tokens=128, failures=((12, "timeout"), (30, "invalid_request"))),
+    # On the account's dedicated Llama endpoint (billed 08:00-20:00 that day): its cost is its
+    # share of the endpoint's window, the rest of the window is idle. Last, so that adding it
+    # changed none of the jobs above.
+    _JobPlan(_at("2026-11-12T10:00:00"), DEDICATED_LLAMA, 24, "search", "ranking-eval", "de1",
+             45, 1800, max_tokens=256),
 )  # fmt: skip
 
 
@@ -215,11 +246,14 @@ def _build(plans: tuple[_JobPlan, ...], now: datetime, seed: int) -> Scenario:
     user_id = f"{rng.getrandbits(96):024x}"
     cached = frozenset(m.name for m in DEMO_MODELS if m.reports_cached_tokens)
     jobs: list[ScenarioJob] = [_build_job(rng, plan, now, cached) for plan in plans]
-    return Scenario(now=now, jobs=jobs, user_id=user_id, models=DEMO_MODELS)
+    return Scenario(
+        now=now, jobs=jobs, user_id=user_id, models=DEMO_MODELS, endpoints=DEMO_ENDPOINTS
+    )
 
 
 def demo_scenario() -> Scenario:
-    """Ten jobs over October and November 2026 (see the module's _DEMO_JOBS table)."""
+    """Eleven jobs over October and November 2026 (see the module's _DEMO_JOBS table), one of
+    them on a dedicated endpoint."""
     return _build(_DEMO_JOBS, DEMO_NOW, DEMO_SEED)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from batchledger.emulator.scenario import (
     DEFAULT_MAX_TOKENS,
+    ScenarioEndpoint,
     ScenarioItem,
     ScenarioJob,
     stable_hash,
@@ -189,3 +190,20 @@ def error_lines(job: ScenarioJob) -> Iterator[bytes]:
 def input_lines(job: ScenarioJob) -> Iterator[bytes]:
     for item in sorted(job.items, key=lambda i: i.line_number):
         yield input_line(item)
+
+
+def endpoint(entry: ScenarioEndpoint) -> dict[str, Any]:
+    """An entry of GET /v1/endpoints (together-py's EndpointListResponse.Data): created_at in
+    milliseconds with a Z, as Together's docs show it."""
+    created = entry.created_at.astimezone(UTC)
+    millis = f"{created.microsecond // 1000:03d}"
+    return {
+        "object": "endpoint",
+        "id": entry.id,
+        "name": entry.name,
+        "model": entry.model,
+        "type": entry.type,
+        "owner": entry.owner,
+        "state": entry.state,
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.") + millis + "Z",
+    }

@@ -37,6 +37,22 @@ class ScenarioModel:
 
 
 @dataclass(frozen=True)
+class ScenarioEndpoint:
+    """An endpoint of GET /v1/endpoints. A dedicated one's `name` is what a batch job on it
+    gives as its model."""
+
+    id: str
+    name: str
+    model: str
+    type: Literal["dedicated", "serverless"]
+    owner: str
+    state: str
+    created_at: datetime
+    usage_type: Literal["on-demand", "reserved"] = "on-demand"
+    is_mine: bool = True
+
+
+@dataclass(frozen=True)
 class ScenarioItem:
     """One input line and what became of it.
 
@@ -173,6 +189,7 @@ class Scenario:
     jobs: list[ScenarioJob] = field(default_factory=list)
     user_id: str = "5f3c9a1e7b2d4c6a8e0f1b3d"
     models: tuple[ScenarioModel, ...] = ()
+    endpoints: tuple[ScenarioEndpoint, ...] = ()
 
     def job(self, batch_id: str) -> ScenarioJob:
         for job in self.jobs:

@@ -14,7 +14,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from batchledger.emulator import render
 from batchledger.emulator.clock import VirtualClock
@@ -66,6 +66,8 @@ class Request:
     base_url: str
     now: datetime
     params: dict[str, str] = field(default_factory=dict)
+    # The query string's parameters (the last value of a name given twice).
+    query: dict[str, str] = field(default_factory=dict)
 
     def json_body(self, style: ErrorStyle = "batch") -> Any:
         if not self.body:
@@ -96,6 +98,7 @@ class EmulatorApp:
             ("POST", re.compile(r"^/v1/batches$"), self._create_batch),
             ("GET", re.compile(r"^/v1/batches/(?P<id>[^/]+)$"), self._get_batch),
             ("POST", re.compile(r"^/v1/batches/(?P<id>[^/]+)/cancel$"), self._cancel_batch),
+            ("GET", re.compile(r"^/v1/endpoints$"), self._list_endpoints),
             ("GET", re.compile(r"^/v1/files$"), self._list_files),
             ("POST", re.compile(r"^/v1/files$"), self._create_file),
             ("POST", re.compile(r"^/v1/files/upload$"), self._upload_file),
@@ -193,6 +196,11 @@ class EmulatorApp:
 
     def _cancel_batch(self, req: Request) -> Reply:
         return Reply.json(200, self.store.cancel_batch(req.params["id"], req.now))
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def _list_endpoints(self, req: Request) -> Reply:
+        return Reply.json(200, self.store.list_endpoints(req.now, req.query))
 
     # -- files ---------------------------------------------------------------------------
 
@@ -385,12 +393,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         app = self.server.app
-        path = urlsplit(self.path).path
-        path = path.rstrip("/") or "/"
+        split = urlsplit(self.path)
+        path = split.path.rstrip("/") or "/"
         try:
             body = self._read_body()
             headers = {name.lower(): value for name, value in self.headers.items()}
             request = Request(method, path, headers, body, self._base_url(), app.clock.now())
+            request.query = dict(parse_qsl(split.query))
             reply = app.handle(request)
         except Exception as exc:  # a bug must become a 500, never a dead connection
             reply = Reply.json(500, error_payload(500, f"emulator error: {exc!r}", _style(path)))

@@ -211,6 +211,29 @@ class Store:
         with self._lock:
             return list(self._malformed)
 
+    # -- endpoints -----------------------------------------------------------------------
+
+    def list_endpoints(self, now: datetime, query: dict[str, str]) -> dict[str, Any]:
+        """GET /v1/endpoints: {"object": "list", "data": [...]}, filtered by `type`
+        (dedicated, serverless), `usage_type` (on-demand, reserved) and `mine` (true, false)."""
+        allowed = {
+            "type": ("dedicated", "serverless"),
+            "usage_type": ("on-demand", "reserved"),
+            "mine": ("true", "false"),
+        }
+        for name, value in query.items():
+            if name in allowed and value not in allowed[name]:
+                raise ApiError(400, f"invalid {name}: {value}")
+        entries = [
+            e
+            for e in self.scenario.endpoints
+            if e.created_at <= now
+            and query.get("type", e.type) == e.type
+            and query.get("usage_type", e.usage_type) == e.usage_type
+            and query.get("mine", str(e.is_mine).lower()) == str(e.is_mine).lower()
+        ]
+        return {"object": "list", "data": [render.endpoint(e) for e in entries]}
+
     # -- batches -------------------------------------------------------------------------
 
     def _batch_json(self, job: ScenarioJob, now: datetime) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from batchledger.together.records import (
     BATCH_FIELDS,
     FILE_FIELDS,
     clean_batches,
+    clean_endpoints,
     clean_files,
     clean_record,
 )
@@ -199,6 +200,26 @@ class TogetherClient:
         what = f"batch {batch_id}"
         body = self._json("POST", f"/v1/batches/{segment(batch_id)}/cancel", what=what)
         return self._batch_object(body, what)
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def list_endpoints(self, endpoint_type: str | None = None) -> list[dict[str, Any]]:
+        """Every usable endpoint, optionally only `dedicated` or `serverless` ones (GET
+        /v1/endpoints, answered as {"object": "list", "data": [...]}). Unusable entries are
+        skipped with a warning (`self.warnings`)."""
+        if endpoint_type not in (None, "dedicated", "serverless"):
+            raise ValueError(f"endpoint type must be dedicated or serverless, not {endpoint_type}")
+        path = "/v1/endpoints" + (f"?type={endpoint_type}" if endpoint_type else "")
+        body = self._json("GET", path, what="the endpoint list")
+        entries = body.get("data") if isinstance(body, dict) else body
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            kind = type(entries).__name__
+            raise TogetherAPIError(f"GET /v1/endpoints: expected a list of endpoints, got {kind}")
+        cleaned = clean_endpoints(entries)
+        self._warn(cleaned.warnings)
+        return cleaned.records
 
     # -- files -------------------------------------------------------------------------------
 

@@ -129,6 +129,16 @@ FILE_FIELDS: dict[str, Check] = {
     "LineCount": _int,
     "processing_status": _text,
 }
+# Known fields of an endpoint in GET /v1/endpoints (together-py's EndpointListResponse.Data).
+ENDPOINT_FIELDS: dict[str, Check] = {
+    "object": _text,
+    "name": _text,
+    "model": _text,
+    "type": _text,
+    "owner": _text,
+    "state": _text,
+    "created_at": _timestamp,
+}
 # Columns the ingest adds itself.
 ADDED_COLUMNS = ("observed_at",)
 
@@ -172,6 +182,11 @@ def clean_batches(entries: list[Any]) -> Cleaned:
 def clean_files(entries: list[Any]) -> Cleaned:
     """Usable file objects; file ids need only be short strings (landing.py names the copy)."""
     return _clean_all(entries, FILE_FIELDS, "file", safe_id=False)
+
+
+def clean_endpoints(entries: list[Any]) -> Cleaned:
+    """Usable endpoint objects (ids like `endpoint-<uuid>`), each id once."""
+    return _clean_all(entries, ENDPOINT_FIELDS, "endpoint", safe_id=True)
 
 
 def _clean_all(

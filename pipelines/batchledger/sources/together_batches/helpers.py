@@ -784,6 +784,7 @@ class KnownState:
     # record_hash of each batch and file object as last written.
     batch_hashes: dict[str, str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
+    endpoint_hashes: dict[str, str] = field(default_factory=dict)
     # The raw tables that exist (some appear only with their first row unless created empty).
     tables: frozenset[str] = frozenset()
 
@@ -801,6 +802,8 @@ class IngestPlan:
     file_metadata: dict[str, dict[str, Any]]
     # The raw tables the warehouse already has (KnownState.tables).
     tables: frozenset[str] = frozenset()
+    # The account's dedicated endpoints whose object is new or changed since last written.
+    changed_endpoints: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -811,6 +814,7 @@ class IngestPlan:
             or self.status_changes
             or self.changed_files
             or self.pending
+            or self.changed_endpoints
             or RAW_TABLES - self.tables
         )
 
@@ -820,10 +824,12 @@ def plan_ingest(
     listed_files: list[dict[str, Any]],
     known: KnownState,
     lookup_file: Callable[[str, str], dict[str, Any] | None],
+    endpoints: list[dict[str, Any]] | None = None,
 ) -> IngestPlan:
     """Compare the listing with the warehouse. `lookup_file(file_id, batch_id)` is asked only
     for a referenced file that the list lacks (the list can lag behind a job that just
-    finished) and whose metadata or lines the warehouse does not have yet."""
+    finished) and whose metadata or lines the warehouse does not have yet. `endpoints` is the
+    account's dedicated endpoint list (None: not listed this run, nothing to write)."""
     listed = {str(f["id"]): f for f in listed_files if f.get("id")}
     pending = pending_files(batches, set(known.final_loads))
     pending_ids = {item.file_id for item in pending}
@@ -848,11 +854,17 @@ def plan_ingest(
         ],
         pending=pending,
         file_metadata=metadata,
+        changed_endpoints=[
+            endpoint
+            for endpoint in endpoints or []
+            if known.endpoint_hashes.get(str(endpoint["id"])) != record_hash(endpoint)
+        ],
     )
 
 
 def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
-    """One listing of batches and files (two requests), compared with what the warehouse holds."""
+    """One listing of batches, files and dedicated endpoints (three requests), compared with
+    what the warehouse holds."""
 
     def lookup_file(file_id: str, batch_id: str) -> dict[str, Any] | None:
         try:
@@ -861,4 +873,12 @@ def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
             log.warning("%s", exc)
             return None
 
-    return plan_ingest(client.list_batches(), client.list_files(), known, lookup_file)
+    batches, files = client.list_batches(), client.list_files()
+    try:
+        endpoints: list[dict[str, Any]] | None = client.list_endpoints("dedicated")
+    except TogetherNotFoundError as exc:
+        # A server without the endpoint list: dedicated jobs are then recognised by the
+        # price seed alone (prices/dedicated_endpoints.csv). Never a failed ingest.
+        log.warning("%s; dedicated endpoints are taken from the price seed only", exc)
+        endpoints = None
+    return plan_ingest(batches, files, known, lookup_file, endpoints)

@@ -4,6 +4,7 @@
               ├── files                  file metadata
               ├── batch_requests         input lines   (+ quarantine, file_loads)
               └── batch_results          result lines  (+ quarantine, file_loads)
+    endpoints                            the account's dedicated endpoints
 
 Crash safety rests on one load package per run: dlt extracts every resource of one source into
 one package, commits it only once extraction ends, and a run finds a package it did not finish
@@ -99,6 +100,18 @@ FILE_LOAD_COLUMNS = column_hints(
     sha256="text",
     loaded_at="timestamp",
 )
+ENDPOINT_COLUMNS = column_hints(
+    id="text",
+    object="text",
+    name="text",
+    model="text",
+    type="text",
+    owner="text",
+    state="text",
+    created_at="timestamp",
+    observed_at="timestamp",
+    record_hash="text",
+)
 STATUS_HISTORY_COLUMNS = column_hints(
     batch_id="text", status="text", progress="double", observed_at="timestamp"
 )
@@ -147,7 +160,21 @@ def together_batches(
         listed | files(plan, observed_at, meta=None),
         listed | batch_requests(client, plan, options, observed_at, meta=None),
         listed | batch_results(client, plan, options, observed_at, meta=None),
+        endpoints(plan, observed_at),
     )
+
+
+@dlt.resource(
+    name="endpoints", write_disposition="merge", primary_key="id", columns=ENDPOINT_COLUMNS
+)
+def endpoints(plan: IngestPlan, observed_at: datetime) -> Iterator[Any]:
+    """One row per dedicated endpoint of the account (GET /v1/endpoints?type=dedicated),
+    rewritten only when its object changed, so that jobs on it are recognised as dedicated."""
+    rows = [
+        {**endpoint, "observed_at": observed_at, "record_hash": record_hash(endpoint)}
+        for endpoint in plan.changed_endpoints
+    ]
+    yield _rows_or_empty(rows, "endpoints", ENDPOINT_COLUMNS, plan)
 
 
 @dlt.resource(name="batches", write_disposition="merge", primary_key="id", columns=BATCH_COLUMNS)
