@@ -30,6 +30,7 @@ SHARED_WAREHOUSE_FILES = {
     **dict.fromkeys(
         (
             "tests/warehouse/test_budgets_and_lineage.py",
+            "tests/warehouse/test_dedicated.py",
             "tests/warehouse/test_demo_marts.py",
             "tests/warehouse/test_docs_site.py",
             "tests/warehouse/test_focus_export.py",

@@ -415,6 +415,15 @@ def fixture_dedicated_lines(
     return allocate_dedicated(items, windows, listed, named, job_times)
 
 
+def idle_by_month(lines: dict[str, WindowLines]) -> dict[tuple[date, str], Decimal]:
+    """The `dedicated_idle` rows of cost_by_month: (month, endpoint) -> idle USD."""
+    idle: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    for line in lines.values():
+        if line.is_costed:
+            idle[(line.window.usage_month, line.window.endpoint)] += line.idle_pico * PICO
+    return dict(idle)
+
+
 def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
     items = _expected_items(price_csv)
     fixture_dedicated_lines(items, price_csv)

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
-from batchledger.emulator import Emulator, demo_scenario
+from batchledger.emulator import Emulator, demo, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
 from batchledger.paths import DBT_PROJECT_DIR, PRICES_DIR
 from batchledger.settings import Settings
@@ -39,6 +39,7 @@ MARTS = (
     "cost_by_logical_job",
     "budget_status",
     "data_quality_issues",
+    "dedicated_endpoint_costs",
 )
 # The demo model whose batch rate the test changes retroactively.
 REPRICED_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
@@ -136,13 +137,15 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
     assert flagged_lines(db) == set(emulator.malformed_lines)
     assert query(db, f"select count(*) from marts.cost_by_job where batch_id = '{running[0]}'")
 
-    # 2. Nothing new: two list requests, no dbt work, the published file untouched.
+    # 2. Nothing new: one request per list (batches, dedicated endpoints, files), no dbt work,
+    # the published file untouched.
     published = db.stat()
     emulator.reset_log()
     result = ingest(settings)
     assert mode(result) == "up_to_date" and result.dbt is None
     assert sorted((r.method, r.path) for r in emulator.request_log) == [
         ("GET", "/v1/batches"),
+        ("GET", "/v1/endpoints"),
         ("GET", "/v1/files"),
     ]
     assert (db.stat().st_ino, db.stat().st_mtime_ns) == (published.st_ino, published.st_mtime_ns)
@@ -226,6 +229,72 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
                 assert differ == (0,), (mart, left, right)
     finally:
         con.close()
+
+
+def assert_marts_equal_a_full_rebuild(db: Path, tmp_path: Path) -> None:
+    """The marts of `db` equal a full rebuild of the same raw tables, row for row."""
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copyfile(db, rebuilt)
+    outcome = run_dbt(rebuilt, ("build", "--full-refresh"), artifacts_dir=tmp_path / "rebuild")
+    assert outcome.success, outcome.failures
+    con = duckdb.connect(str(rebuilt), read_only=True)
+    try:
+        con.execute(f"attach '{db}' as incremental (read_only)")
+        for mart in MARTS:
+            columns = "* exclude (_build_id)" if "_build_id" in names(con, mart) else "*"
+            for left, right in (("marts", "incremental.marts"), ("incremental.marts", "marts")):
+                differ = con.execute(
+                    f"select count(*) from (select {columns} from {left}.{mart} "
+                    f"except all select {columns} from {right}.{mart})"
+                ).fetchone()
+                assert differ == (0,), (mart, left, right)
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_a_dedicated_window_that_gains_a_job_is_recomputed(
+    project: Project, tmp_path: Path
+) -> None:
+    """A second job on the demo's dedicated endpoint, in the same billing window, arrives after
+    the first was costed: the incremental build rebuilds the first job too (its token share
+    falls), the window still adds up exactly, and the marts equal a full rebuild."""
+    second = demo._JobPlan(
+        demo._at("2026-11-12T10:40:00"), demo.DEDICATED_LLAMA, 12, "ads", "bidder", "de2",
+        30, 1200, max_tokens=128,
+    )  # fmt: skip
+    # 10:35: the demo's dedicated job (10:00 + 45 s + 30 min) is done; the second not created.
+    scenario = demo._build(
+        (*demo._DEMO_JOBS, second), demo._at("2026-11-12T10:35:00"), demo.DEMO_SEED
+    )
+    first_id, second_id = (
+        job.batch_id for job in scenario.jobs if job.items[0].model == demo.DEDICATED_LLAMA
+    )
+    with Emulator(scenario=scenario, api_key=TEST_API_KEY, time_scale=0.0) as emulator:
+        settings = make_settings(tmp_path, emulator.base_url)
+        db = settings.db_path
+        assert mode(ingest(settings)) == "full"
+        window_sql = (
+            "select line_kind, batch_id, cost_usd, endpoint_cost_usd "
+            "from marts.dedicated_endpoint_costs where endpoint = ? and is_costed"
+        ).replace("?", f"'{demo.DEDICATED_LLAMA}'")
+        before = {(kind, batch): cost for kind, batch, cost, _ in query(db, window_sql)}
+        assert set(before) == {("job", first_id), ("idle", None)}
+
+        emulator.advance(3600)
+        assert mode(ingest(settings)) == "incremental"
+        assert {first_id, second_id} <= rebuilt_batches(db)
+        after = query(db, window_sql)
+        costs = {(kind, batch): cost for kind, batch, cost, _ in after}
+        assert set(costs) == {("job", first_id), ("job", second_id), ("idle", None)}
+        # The window's jobs ran longer, so they carry more and the idle less; the first job's
+        # share of it is smaller than the whole it carried alone only if the union grew less
+        # than its token share fell, so only the totals are certain:
+        assert costs[("idle", None)] < before[("idle", None)]
+        assert sum(costs.values()) == after[0][3]
+        assert job_cost(db, first_id) == costs[("job", first_id)]
+        assert job_cost(db, second_id) == costs[("job", second_id)]
+        assert_marts_equal_a_full_rebuild(db, tmp_path)
 
 
 def test_any_change_to_the_dbt_project_or_prices_changes_the_fingerprint(

@@ -16,6 +16,8 @@ from .expected import (
     assert_totals,
     expected_data_quality_issues,
     expected_items,
+    fixture_dedicated_lines,
+    idle_by_month,
     rows,
     totals_by,
     totals_by_cohort,
@@ -35,6 +37,7 @@ MARTS = {
     "cost_by_day",
     "cost_by_cohort",
     "budget_status",
+    "dedicated_endpoint_costs",
 }
 MART_VIEWS = {"cost_by_logical_job"}  # issue 4 asks for a view
 
@@ -70,6 +73,8 @@ def test_unpriced_warning_lists_the_models(con: duckdb.DuckDBPyConnection) -> No
     assert found == [
         {"model": "(unknown)", "unpriced_items": 1},
         {"model": raw_fixture.ACME, "unpriced_items": 2},
+        # A dedicated item used after its endpoint's billing window closed.
+        {"model": raw_fixture.DEDICATED, "unpriced_items": 1},
     ]
 
 
@@ -160,7 +165,7 @@ def test_fixture_covers_the_cases(items: dict[tuple[str, str], Item]) -> None:
     """Guards the fixture itself: each case the marts must handle is present."""
     values = list(items.values())
     assert {item.status for item in values} == {"succeeded", "failed", "not_processed", "pending"}
-    assert {item.pricing_mode for item in values} == {"batch", "serverless", None}
+    assert {item.pricing_mode for item in values} == {"batch", "serverless", "dedicated", None}
     assert any(item.is_orphan for item in values)
     assert any(item.cached_prompt_tokens for item in values)
     assert len({item.usage_month for item in values}) >= 2
@@ -259,11 +264,21 @@ def test_cost_by_month_equals_python(
     expected = totals_by(items.values(), lambda item: (item.usage_month, item.model))
     found = {
         (row["usage_month"], row["model"]): row
-        for row in rows(con, "select * from marts.cost_by_month")
+        for row in rows(con, "select * from marts.cost_by_month where charge_kind = 'usage'")
     }
     assert set(found) == set(expected)
     for key, row in found.items():
         assert_totals(row, expected[key], key)
+    # The idle remainder of dedicated endpoints: a row with no job and no item.
+    idle = idle_by_month(fixture_dedicated_lines(expected_items(PRICE_CSV), PRICE_CSV))
+    found_idle = {
+        (row["usage_month"], row["model"]): row
+        for row in rows(con, "select * from marts.cost_by_month where charge_kind != 'usage'")
+    }
+    assert set(found_idle) == set(idle) and idle
+    for key, row in found_idle.items():
+        assert (row["charge_kind"], row["jobs"], row["items_total"]) == ("dedicated_idle", 0, 0)
+        assert row["cost_usd"] == idle[key], key
 
 
 def test_cost_by_day_equals_python(
@@ -302,6 +317,12 @@ def test_cost_by_cohort_equals_python(
     con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
 ) -> None:
     expected = totals_by_cohort(list(items.values()))
+    # The idle remainder of dedicated endpoints counts under its own value in every key.
+    idle = idle_by_month(fixture_dedicated_lines(expected_items(PRICE_CSV), PRICE_CSV))
+    for (month, _), cost in idle.items():
+        for key in {key for _, key, _ in expected}:
+            totals = expected.setdefault((month, key, "(dedicated idle)"), Totals())
+            totals.cost_usd = (totals.cost_usd or Decimal(0)) + cost
     found = {
         (row["usage_month"], row["cohort_key"], row["cohort_value"]): row
         for row in rows(con, "select * from marts.cost_by_cohort")
@@ -313,7 +334,10 @@ def test_cost_by_cohort_equals_python(
 
 def test_totals_reconcile_across_marts(con: duckdb.DuckDBPyConnection) -> None:
     sums = {
-        mart: con.execute(f"select sum(cost_usd), sum(savings_usd) from marts.{mart}").fetchone()
+        mart: con.execute(
+            f"select sum(cost_usd), sum(savings_usd) from marts.{mart}"
+            + (" where charge_kind = 'usage'" if mart == "cost_by_month" else "")
+        ).fetchone()
         for mart in ("fct_batch_items", "cost_by_job", "cost_by_model", "cost_by_month")
     }
     assert len(set(sums.values())) == 1, sums
