@@ -50,7 +50,7 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
     emu: Emulator, client: httpx.Client
 ) -> None:
     jobs = client.get("/v1/batches").json()
-    assert isinstance(jobs, list) and len(jobs) == 10
+    assert isinstance(jobs, list) and len(jobs) == 11
     for job in jobs:
         assert set(job) == BATCH_KEYS
         assert UUID4.match(job["id"])
@@ -153,3 +153,26 @@ def test_delete_file(emu: Emulator, client: httpx.Client) -> None:
     assert client.get(f"/v1/files/{file_id}").status_code == 404
     assert client.get(f"/v1/files/{file_id}/content").status_code == 404
     assert client.delete(f"/v1/files/{file_id}").status_code == 404
+
+
+ENDPOINT_KEYS = {"object", "id", "name", "model", "type", "owner", "state", "created_at"}
+
+
+def test_list_endpoints_has_the_sdk_shape_and_filters(client: httpx.Client) -> None:
+    """GET /v1/endpoints as together-py's EndpointListResponse: {"object": "list", "data":
+    [...]}, created_at with milliseconds and a Z, filtered by type, usage_type and mine."""
+    body = client.get("/v1/endpoints").json()
+    assert body["object"] == "list" and body["data"]
+    for entry in body["data"]:
+        assert set(entry) == ENDPOINT_KEYS and entry["object"] == "endpoint"
+        assert entry["id"].startswith("endpoint-")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["created_at"])
+        assert entry["state"] in {"PENDING", "STARTING", "STARTED", "STOPPING", "STOPPED", "ERROR"}
+    assert {e["type"] for e in body["data"]} == {"dedicated", "serverless"}
+    dedicated = client.get("/v1/endpoints", params={"type": "dedicated"}).json()["data"]
+    assert dedicated and {e["type"] for e in dedicated} == {"dedicated"}
+    mine = client.get("/v1/endpoints", params={"mine": "true"}).json()["data"]
+    assert {e["name"] for e in mine} == {e["name"] for e in dedicated}
+    reserved = client.get("/v1/endpoints", params={"usage_type": "reserved"}).json()["data"]
+    assert reserved == []
+    assert client.get("/v1/endpoints", params={"type": "gpu"}).status_code == 400

@@ -54,6 +54,17 @@ def test_lists_every_batch(client: TogetherClient, emulator: Emulator) -> None:
     assert {b["id"] for b in batches} == {j.batch_id for j in emulator.scenario.jobs}
 
 
+def test_lists_the_dedicated_endpoints(client: TogetherClient, emulator: Emulator) -> None:
+    endpoints = client.list_endpoints("dedicated")
+    assert {e["name"] for e in endpoints} == {
+        e.name for e in emulator.scenario.endpoints if e.type == "dedicated"
+    }
+    assert all(e["id"].startswith("endpoint-") and e["type"] == "dedicated" for e in endpoints)
+    assert len(client.list_endpoints()) == len(emulator.scenario.endpoints)
+    with pytest.raises(ValueError, match="dedicated or serverless"):
+        client.list_endpoints("gpu")
+
+
 def test_a_null_batch_list_is_an_empty_list() -> None:
     with Emulator(scenario=Scenario(now=_now()), api_key=TEST_API_KEY, time_scale=0) as emu:
         with TogetherClient(TEST_API_KEY, emu.base_url + "/v1") as client:

@@ -71,6 +71,8 @@ def expected_counts(scenario: Scenario, emulator: Emulator, quarantined: int = 0
         "batch_requests": requests,
         "batch_results": results,
         "quarantine": quarantined,
+        # GET /v1/endpoints?type=dedicated: the account's dedicated endpoints only.
+        "endpoints": sum(e.type == "dedicated" and e.created_at <= now for e in scenario.endpoints),
     }
 
 

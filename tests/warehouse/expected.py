@@ -586,7 +586,28 @@ def expected_demo_items(scenario: Any, price_csv: Path) -> dict[tuple[str, str],
                 savings_usd=realtime - cost if realtime is not None and cost is not None else None,
                 cohort=dict(source.metadata or {}),
             )
+    demo_dedicated_lines(items, scenario, price_csv)
     return items
+
+
+def demo_dedicated_lines(
+    items: dict[tuple[str, str], Item], scenario: Any, price_csv: Path
+) -> dict[str, WindowLines]:
+    """allocate_dedicated over the demo scenario's endpoints and jobs at `scenario.now`."""
+    listed = {
+        e.name for e in scenario.endpoints if e.type == "dedicated" and e.created_at <= scenario.now
+    }
+    named: dict[str, set[str]] = defaultdict(set)
+    job_times = {}
+    for job in scenario.jobs:
+        named[job.batch_id] |= {item.model for item in job.items}
+        finished = job.is_terminal_at(scenario.now)
+        job_times[job.batch_id] = (
+            _naive_utc(job.created_at),
+            _naive_utc(job.finished_at) if finished else None,
+        )
+    windows = load_windows(price_csv.parent / "dedicated_endpoints.csv")
+    return allocate_dedicated(items, windows, listed, named, job_times)
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, object]]:

@@ -83,14 +83,31 @@ def test_demo_budget_status_reconciles_and_forecasts(demo_con: duckdb.DuckDBPyCo
     assert percents[("2026-11", "team", "support")]["percent_used"] < 80
 
 
-def test_budgets_of_months_not_started_have_no_forecast(con: duckdb.DuckDBPyConnection) -> None:
-    # The raw fixture's usage ends in November 2025, before every shipped budget month.
-    budgets = rows(con, "select * from marts.budget_status")
+def test_fixture_budgets_count_dedicated_jobs_and_the_idle_remainder(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # The raw fixture's usage ends on 2026-11-12 with its dedicated jobs: October 2026 is
+    # closed with nothing spent, November open with the dedicated window's 80.64 USD in
+    # `all`, job ded-a's share under team search, and the idle remainder under its own value.
+    budgets = {
+        (b["budget_month"].strftime("%Y-%m"), b["scope_key"], b["scope_value"]): b
+        for b in rows(con, "select * from marts.budget_status")
+    }
     assert budgets
-    for budget in budgets:
-        assert budget["month_state"] == "not_started"
-        assert (budget["spent_usd"], budget["percent_used"]) == (0, 0)
-        assert budget["forecast_usd"] is None
+    for (month, _, _), budget in budgets.items():
+        if month == "2026-10":
+            assert budget["month_state"] == "closed"
+            assert budget["spent_usd"] == budget["forecast_usd"] == 0
+        else:
+            assert budget["month_state"] == "open"
+    spent = {key: b["spent_usd"] for key, b in budgets.items() if key[0] == "2026-11"}
+    assert spent == {
+        ("2026-11", "all", "all"): Decimal("80.64"),
+        ("2026-11", "team", "search"): Decimal("6.757304113401"),
+        ("2026-11", "team", "support"): 0,
+        ("2026-11", "model", "deepseek-ai/DeepSeek-V4.1-Flash"): 0,
+        ("2026-11", "team", "(dedicated idle)"): Decimal("68.866933333334"),
+    }
 
 
 def test_without_retries_each_job_is_its_own_logical_job(con: duckdb.DuckDBPyConnection) -> None:
