@@ -424,6 +424,17 @@ def idle_by_month(lines: dict[str, WindowLines]) -> dict[tuple[date, str], Decim
     return dict(idle)
 
 
+def add_idle_to_cohorts(
+    expected: dict[tuple[date, str, str], Totals], idle: dict[tuple[date, str], Decimal]
+) -> None:
+    """The idle remainder counts under '(dedicated idle)' in every cohort key."""
+    keys = {key for _, key, _ in expected}
+    for (month, _), cost in idle.items():
+        for key in keys:
+            totals = expected.setdefault((month, key, "(dedicated idle)"), Totals())
+            totals.cost_usd = (totals.cost_usd or Decimal(0)) + cost
+
+
 def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
     items = _expected_items(price_csv)
     fixture_dedicated_lines(items, price_csv)

@@ -16,8 +16,11 @@ from .conftest import PRICE_CSV
 from .expected import (
     Item,
     Totals,
+    add_idle_to_cohorts,
     assert_totals,
+    demo_dedicated_lines,
     expected_demo_items,
+    idle_by_month,
     rows,
     totals_by,
     totals_by_cohort,
@@ -72,17 +75,29 @@ def test_demo_cost_by_month_and_model(
     expected = totals_by(demo_items.values(), lambda item: (item.usage_month, item.model))
     found = {
         (row["usage_month"], row["model"]): row
-        for row in rows(demo_con, "select * from marts.cost_by_month")
+        for row in rows(demo_con, "select * from marts.cost_by_month where charge_kind = 'usage'")
     }
     assert set(found) == set(expected)
     for key, row in found.items():
         assert_totals(row, expected[key], key)
+    # The dedicated endpoints' idle remainders: the job's window and the idle endpoint's.
+    idle = idle_by_month(demo_dedicated_lines(dict(demo_items), demo_scenario(), PRICE_CSV))
+    found_idle = {
+        (month, model): cost
+        for month, model, cost in demo_con.execute(
+            "select usage_month, model, cost_usd from marts.cost_by_month "
+            "where charge_kind = 'dedicated_idle'"
+        ).fetchall()
+    }
+    assert found_idle == idle and len(idle) == 2
 
 
 def test_demo_cost_by_cohort(
     demo_con: duckdb.DuckDBPyConnection, demo_items: dict[tuple[str, str], Item]
 ) -> None:
     expected = totals_by_cohort(list(demo_items.values()))
+    idle = idle_by_month(demo_dedicated_lines(dict(demo_items), demo_scenario(), PRICE_CSV))
+    add_idle_to_cohorts(expected, idle)
     found = {
         (row["usage_month"], row["cohort_key"], row["cohort_value"]): row
         for row in rows(demo_con, "select * from marts.cost_by_cohort")

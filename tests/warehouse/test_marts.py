@@ -13,6 +13,7 @@ from .conftest import PRICE_CSV, BuiltWarehouse
 from .expected import (
     Item,
     Totals,
+    add_idle_to_cohorts,
     assert_totals,
     expected_data_quality_issues,
     expected_items,
@@ -319,10 +320,7 @@ def test_cost_by_cohort_equals_python(
     expected = totals_by_cohort(list(items.values()))
     # The idle remainder of dedicated endpoints counts under its own value in every key.
     idle = idle_by_month(fixture_dedicated_lines(expected_items(PRICE_CSV), PRICE_CSV))
-    for (month, _), cost in idle.items():
-        for key in {key for _, key, _ in expected}:
-            totals = expected.setdefault((month, key, "(dedicated idle)"), Totals())
-            totals.cost_usd = (totals.cost_usd or Decimal(0)) + cost
+    add_idle_to_cohorts(expected, idle)
     found = {
         (row["usage_month"], row["cohort_key"], row["cohort_value"]): row
         for row in rows(con, "select * from marts.cost_by_cohort")

@@ -26,8 +26,10 @@ SECTIONS = ["spend-by-month", "savings", "cohorts", "top-jobs", "failures", "bud
 
 # What sections 1 and 4 must show, as SQL on the marts (both warehouses are checked).
 SPEND_BY_MONTH = """
-    select usage_month, model, cost_usd, realtime_cost_usd, unpriced_items
-    from marts.cost_by_month order by usage_month, provider, model
+    select usage_month,
+        model || case when charge_kind = 'dedicated_idle' then ' (idle)' else '' end as model,
+        cost_usd, realtime_cost_usd, unpriced_items
+    from marts.cost_by_month order by usage_month, provider, model, charge_kind
 """
 TOP_JOBS = """
     select batch_id, status, items_total, items_failed, items_not_processed,

@@ -20,14 +20,18 @@ import polars as pl
 # $month is the month the report is limited to (a DATE), or null for every month.
 QUERIES: dict[str, str] = {
     # 1. Billed cost by month and model, with the real-time (serverless) equivalent.
+    # A dedicated endpoint's idle remainder is a bar of its own: "<endpoint> (idle)".
     "spend_by_month": """
-        select usage_month, provider, model, items_total, unpriced_items, total_tokens,
-            cost_usd, realtime_cost_usd
+        select usage_month, provider,
+            model || case when charge_kind = 'dedicated_idle' then ' (idle)' else '' end
+                as model,
+            items_total, unpriced_items, total_tokens, cost_usd, realtime_cost_usd
         from marts.cost_by_month
         where $month is null or usage_month = $month
-        order by usage_month, provider, model
+        order by usage_month, provider, model, charge_kind
     """,
-    # 2. What the batch discount saved, by month.
+    # 2. What the batch discount saved, by month: over the items (an idle remainder has no
+    # real-time equivalent).
     "savings_by_month": """
         select usage_month,
             sum(realtime_cost_usd) as realtime_cost_usd,
@@ -36,7 +40,7 @@ QUERIES: dict[str, str] = {
             round(100 * sum(savings_usd) / nullif(sum(realtime_cost_usd), 0), 1)
                 as savings_percent
         from marts.cost_by_month
-        where $month is null or usage_month = $month
+        where ($month is null or usage_month = $month) and charge_kind = 'usage'
         group by usage_month
         order by usage_month
     """,
