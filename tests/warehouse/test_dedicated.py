@@ -133,3 +133,42 @@ def test_the_idle_remainder_counts_in_budgets_under_its_own_scope_value(
         "where usage_month = '2026-11-01' and cohort_key = 'team'"
     ).fetchone()
     assert total == teams
+
+
+def test_focus_carries_each_line_as_dedicated_endpoint_hours(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    found = {
+        resource: (cost, hours, kind)
+        for resource, cost, hours, kind in con.execute(
+            'select "ResourceId", "BilledCost", "ConsumedQuantity", "ResourceType" '
+            "from marts.focus_charges where \"SkuMeter\" = 'Dedicated Endpoint Hours'"
+        ).fetchall()
+    }
+    busy_ms, window_ms, tokens = 6_307_000, 12 * 3_600_000, 3833
+
+    def hours(milliseconds_times_share: int, divisor: int) -> Decimal:
+        return Decimal(milliseconds_times_share * 10**6 // divisor) / 10**6
+
+    assert found == {
+        "batch-ded-a": (
+            Decimal("6.757304113401"),
+            hours(busy_ms * 2200, tokens * 3_600_000),
+            "Batch Job",
+        ),
+        "batch-ded-b": (
+            Decimal("1.013595617010"),
+            hours(busy_ms * 330, tokens * 3_600_000),
+            "Batch Job",
+        ),
+        "batch-ded-c": (
+            Decimal("4.002166936255"),
+            hours(busy_ms * 1303, tokens * 3_600_000),
+            "Batch Job",
+        ),
+        raw_fixture.DEDICATED: (
+            Decimal("68.866933333334"),
+            hours(window_ms - busy_ms, 3_600_000),
+            "Dedicated Endpoint",
+        ),
+    }

@@ -135,20 +135,30 @@ def test_every_column_has_the_spec_type_and_allowed_values(focus_parquet: Path) 
         assert row["ProviderName"] == "Together AI"
         assert re.fullmatch(r"[A-Z]{3}", row["BillingCurrency"]) and row["BillingCurrency"] == "USD"
         assert row["PricingCategory"] in {"Standard", "Dynamic", "Committed", "Other"}
-        assert UNIT_FORMAT.fullmatch(row["PricingUnit"]) and row["PricingUnit"] == "1000000 Tokens"
-        assert UNIT_FORMAT.fullmatch(row["ConsumedUnit"]) and row["ConsumedUnit"] == "Tokens"
-        assert row["SkuMeter"] in {"Input Tokens", "Cached Input Tokens", "Output Tokens"}
+        assert UNIT_FORMAT.fullmatch(row["PricingUnit"])
+        assert UNIT_FORMAT.fullmatch(row["ConsumedUnit"])
         # Costs and prices: non-negative decimals that agree with each other exactly.
         for money in ("BilledCost", "EffectiveCost", "ContractedCost", "ListCost"):
             assert row[money] >= 0
         assert row["BilledCost"] == row["EffectiveCost"] == row["ContractedCost"]
-        assert row["PricingQuantity"] * 1_000_000 == row["ConsumedQuantity"] > 0
         assert row["ListUnitPrice"] * row["PricingQuantity"] == row["ListCost"]
         assert row["ContractedUnitPrice"] * row["PricingQuantity"] == row["ContractedCost"]
         assert row["ListCost"] >= row["BilledCost"]
-        # Periods: a UTC day inside its UTC calendar month.
         start, end = row["ChargePeriodStart"], row["ChargePeriodEnd"]
         assert start.tzinfo is not None and start.utcoffset() == timedelta(0)
+        if row["SkuMeter"] == "Dedicated Endpoint Hours":
+            # A job's share of a dedicated endpoint's billing window, or its idle remainder:
+            # the line is its own pricing unit, the hours it stands for are consumed.
+            assert (row["PricingUnit"], row["PricingQuantity"]) == ("Allocations", 1)
+            assert row["ConsumedUnit"] == "Hours" and row["ConsumedQuantity"] >= 0
+            assert row["BilledCost"] > 0 and row["x_PricingMode"] == "dedicated"
+            assert row["ResourceType"] in {"Batch Job", "Dedicated Endpoint"}
+            assert row["BillingPeriodStart"] <= start < end <= row["BillingPeriodEnd"]
+            continue
+        assert row["PricingUnit"] == "1000000 Tokens" and row["ConsumedUnit"] == "Tokens"
+        assert row["SkuMeter"] in {"Input Tokens", "Cached Input Tokens", "Output Tokens"}
+        assert row["PricingQuantity"] * 1_000_000 == row["ConsumedQuantity"] > 0
+        # Periods: a UTC day inside its UTC calendar month.
         assert end - start == timedelta(days=1)
         assert row["BillingPeriodStart"] <= start < end <= row["BillingPeriodEnd"]
         assert row["BillingPeriodStart"].day == 1 and row["BillingPeriodEnd"].day == 1

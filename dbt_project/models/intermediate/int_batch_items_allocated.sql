@@ -133,18 +133,16 @@ job_shares_floored as (
         job_windows.batch_id,
         job_windows.job_tokens,
         window_costs.allocated_picodollars,
-        case
-            when window_costs.window_tokens > 0
-                then window_costs.allocated_picodollars * job_windows.job_tokens
-                // window_costs.window_tokens
-            else 0
-        end as floor_picodollars,
-        case
-            when window_costs.window_tokens > 0
-                then window_costs.allocated_picodollars * job_windows.job_tokens
-                % window_costs.window_tokens
-            else 0
-        end as remainder
+        coalesce(
+            window_costs.allocated_picodollars * job_windows.job_tokens
+            // nullif(window_costs.window_tokens, 0),
+            0
+        ) as floor_picodollars,
+        coalesce(
+            window_costs.allocated_picodollars * job_windows.job_tokens
+            % nullif(window_costs.window_tokens, 0),
+            0
+        ) as remainder
 
     from job_windows
     inner join window_costs
@@ -161,7 +159,7 @@ job_shares as (
         floor_picodollars
         + case
             when row_number() over (
-                partition by endpoint_window_id order by remainder desc, batch_id
+                partition by endpoint_window_id order by remainder desc, batch_id asc
             ) <= allocated_picodollars - sum(floor_picodollars) over (
                 partition by endpoint_window_id
             ) then 1
@@ -182,18 +180,16 @@ item_shares_floored as (
         dedicated_items.share_tokens,
         dedicated_items.prompt_tokens,
         job_shares.job_picodollars,
-        case
-            when job_shares.job_tokens > 0
-                then job_shares.job_picodollars * dedicated_items.share_tokens
-                // job_shares.job_tokens
-            else 0
-        end as floor_picodollars,
-        case
-            when job_shares.job_tokens > 0
-                then job_shares.job_picodollars * dedicated_items.share_tokens
-                % job_shares.job_tokens
-            else 0
-        end as remainder
+        coalesce(
+            job_shares.job_picodollars * dedicated_items.share_tokens
+            // nullif(job_shares.job_tokens, 0),
+            0
+        ) as floor_picodollars,
+        coalesce(
+            job_shares.job_picodollars * dedicated_items.share_tokens
+            % nullif(job_shares.job_tokens, 0),
+            0
+        ) as remainder
 
     from dedicated_items
     inner join job_shares
@@ -212,7 +208,7 @@ item_shares as (
         floor_picodollars
         + case
             when row_number() over (
-                partition by endpoint_window_id, batch_id order by remainder desc, batch_item_id
+                partition by endpoint_window_id, batch_id order by remainder desc, batch_item_id asc
             ) <= job_picodollars - sum(floor_picodollars) over (
                 partition by endpoint_window_id, batch_id
             ) then 1

@@ -16,6 +16,18 @@ model_prices as (
 
 ),
 
+dedicated_endpoint_costs as (
+
+    select * from {{ ref('dedicated_endpoint_costs') }}
+
+),
+
+batches as (
+
+    select * from {{ ref('stg_together__batches') }}
+
+),
+
 meters as (
 
     select
@@ -114,7 +126,7 @@ used_meters as (
 
 ),
 
-final as (
+token_charges as (
 
     select
         used_meters.billed_cost_usd as "BilledCost",
@@ -184,6 +196,119 @@ final as (
         used_meters.pricing_mode_applied as "x_PricingMode"
 
     from used_meters
+
+),
+
+dedicated_lines as (
+
+    -- Dedicated endpoints (meter Dedicated Endpoint Hours): one charge per costed line of
+    -- dedicated_endpoint_costs, a job's share of a billing window or the window's idle
+    -- remainder. The line is the pricing unit (quantity 1, unit price its cost), so that
+    -- unit price x quantity is the cost exactly; the hours it stands for are the consumed
+    -- quantity, truncated to 6 decimals (the job's token share of the busy hours, or the
+    -- window's hours with no job running).
+    select
+        dedicated_endpoint_costs.*,
+        sum(dedicated_endpoint_costs.total_tokens) filter (
+            where dedicated_endpoint_costs.line_kind = 'job'
+        ) over (partition by dedicated_endpoint_costs.endpoint_window_id) as window_tokens,
+        cast(dedicated_endpoint_costs.busy_seconds * 1000 as bigint) as busy_milliseconds
+
+    from dedicated_endpoint_costs
+    where dedicated_endpoint_costs.is_costed and dedicated_endpoint_costs.cost_usd > 0
+
+),
+
+dedicated_charges as (
+
+    select
+        dedicated_lines.cost_usd as "BilledCost",
+        coalesce(
+            nullif({{ quoted_var('focus_billing_account_id') }}, ''),
+            batches.user_id,
+            (select min(account_batches.user_id) from batches as account_batches),
+            '(unknown)'
+        ) as "BillingAccountId",
+        cast(null as varchar) as "BillingAccountName",
+        'USD' as "BillingCurrency",
+        cast(dedicated_lines.usage_month + interval 1 month as timestamp) as "BillingPeriodEnd",
+        cast(dedicated_lines.usage_month as timestamp) as "BillingPeriodStart",
+        'Usage' as "ChargeCategory",
+        cast(null as varchar) as "ChargeClass",
+        'Dedicated endpoint hours of ' || dedicated_lines.endpoint || ' ('
+        || coalesce(dedicated_lines.hardware, 'hardware not given') || ' at '
+        || cast(dedicated_lines.usd_per_hour as varchar) || ' USD per hour): '
+        || case
+            when dedicated_lines.line_kind = 'job' then 'the share of batch job ' || dedicated_lines.batch_id
+            else 'the idle remainder (no batch job running)'
+        end as "ChargeDescription",
+        'Usage-Based' as "ChargeFrequency",
+        cast(dedicated_lines.billed_to as timestamp) as "ChargePeriodEnd",
+        cast(dedicated_lines.billed_from as timestamp) as "ChargePeriodStart",
+        cast(null as varchar) as "CommitmentDiscountId",
+        cast(null as varchar) as "CommitmentDiscountStatus",
+        case
+            when dedicated_lines.line_kind = 'job' then
+                {{ exact_quotient(
+                    'cast(dedicated_lines.busy_milliseconds as hugeint)'
+                    ~ ' * dedicated_lines.total_tokens * 1000000',
+                    'cast(dedicated_lines.window_tokens as hugeint) * 3600000',
+                    6
+                ) }}
+            else
+                {{ exact_quotient(
+                    '(cast(dedicated_lines.billed_seconds as hugeint) * 1000'
+                    ~ ' - dedicated_lines.busy_milliseconds) * 1000000',
+                    'cast(3600000 as hugeint)',
+                    6
+                ) }}
+        end as "ConsumedQuantity",
+        'Hours' as "ConsumedUnit",
+        dedicated_lines.cost_usd as "ContractedCost",
+        dedicated_lines.cost_usd as "ContractedUnitPrice",
+        dedicated_lines.cost_usd as "EffectiveCost",
+        cast(null as varchar) as "InvoiceId",
+        'Together AI' as "InvoiceIssuerName",
+        dedicated_lines.cost_usd as "ListCost",
+        dedicated_lines.cost_usd as "ListUnitPrice",
+        'Standard' as "PricingCategory",
+        'USD' as "PricingCurrency",
+        dedicated_lines.cost_usd as "PricingCurrencyContractedUnitPrice",
+        dedicated_lines.cost_usd as "PricingCurrencyEffectiveCost",
+        dedicated_lines.cost_usd as "PricingCurrencyListUnitPrice",
+        cast(1 as decimal(38, 6)) as "PricingQuantity",
+        'Allocations' as "PricingUnit",
+        'Together AI' as "ProviderName",
+        'Together AI' as "PublisherName",
+        coalesce(dedicated_lines.batch_id, dedicated_lines.endpoint) as "ResourceId",
+        cast(null as varchar) as "ResourceName",
+        case
+            when dedicated_lines.line_kind = 'job' then 'Batch Job' else 'Dedicated Endpoint'
+        end as "ResourceType",
+        'AI and Machine Learning' as "ServiceCategory",
+        'Batch Inference' as "ServiceName",
+        'Generative AI' as "ServiceSubcategory",
+        dedicated_lines.provider || '|' || dedicated_lines.endpoint || '|dedicated|hours'
+            as "SkuId",
+        'Dedicated Endpoint Hours' as "SkuMeter",
+        cast(null as varchar) as "SkuPriceDetails",
+        dedicated_lines.provider || '|' || dedicated_lines.endpoint || '|dedicated|hours|'
+        || strftime(dedicated_lines.billed_from, '%Y-%m-%d %H:%M:%S') as "SkuPriceId",
+        cast(null as varchar) as "Tags",
+        dedicated_lines.endpoint as "x_Model",
+        'dedicated' as "x_PricingMode"
+
+    from dedicated_lines
+    left join batches
+        on dedicated_lines.batch_id = batches.batch_id
+
+),
+
+final as (
+
+    select * from token_charges
+    union all by name
+    select * from dedicated_charges
 
 )
 
