@@ -20,7 +20,7 @@ items as (
 idle_lines as (
 
     select * from {{ ref('dedicated_endpoint_costs') }}
-    where dedicated_endpoint_costs.line_kind = 'idle'
+    where line_kind = 'idle'
 
 ),
 

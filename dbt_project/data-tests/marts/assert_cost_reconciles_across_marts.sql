@@ -33,7 +33,7 @@ months as (
 
     -- The idle remainder of dedicated endpoints is in cost_by_month only: not an item's.
     select * from {{ ref('cost_by_month') }}
-    where cost_by_month.charge_kind = 'usage'
+    where charge_kind = 'usage'
 
 ),
 

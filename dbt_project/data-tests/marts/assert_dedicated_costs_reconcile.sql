@@ -14,14 +14,14 @@ lines as (
 items as (
 
     select * from {{ ref('fct_batch_items') }}
-    where fct_batch_items.endpoint_window_id is not null
+    where endpoint_window_id is not null
 
 ),
 
 months as (
 
     select * from {{ ref('cost_by_month') }}
-    where cost_by_month.charge_kind = 'dedicated_idle'
+    where charge_kind = 'dedicated_idle'
 
 ),
 
@@ -72,18 +72,25 @@ item_sums as (
 
 ),
 
+job_lines as (
+
+    select * from lines
+    where line_kind = 'job'
+
+),
+
 job_checks as (
 
     select
         'job' as what,
-        coalesce(lines.dedicated_cost_line_id, item_sums.line_id) as id,
-        lines.cost_usd as actual_usd,
+        coalesce(job_lines.dedicated_cost_line_id, item_sums.line_id) as id,
+        job_lines.cost_usd as actual_usd,
         item_sums.cost_usd as expected_usd
 
-    from (select * from lines where lines.line_kind = 'job') as lines
+    from job_lines
     full outer join item_sums
-        on lines.dedicated_cost_line_id = item_sums.line_id
-    where lines.cost_usd is distinct from item_sums.cost_usd
+        on job_lines.dedicated_cost_line_id = item_sums.line_id
+    where job_lines.cost_usd is distinct from item_sums.cost_usd
 
 ),
 

@@ -21,7 +21,7 @@ dedicated_batches as (
 items as (
 
     select * from {{ ref('fct_batch_items') }}
-    where fct_batch_items.endpoint_window_id is not null
+    where endpoint_window_id is not null
 
 ),
 
@@ -36,13 +36,19 @@ account_endpoints as (
     -- The endpoints this account knows: listed by its API, or named by one of its jobs.
     -- The seed serves every warehouse of a checkout (the demo's and real accounts'), so a
     -- window of an endpoint the account never named is listed, never costed here.
-    select dedicated_endpoints.provider, dedicated_endpoints.endpoint
+    select
+        dedicated_endpoints.provider,
+        dedicated_endpoints.endpoint
+
     from dedicated_endpoints
     where dedicated_endpoints.is_listed_by_api
 
     union
 
-    select dedicated_batches.provider, dedicated_batches.endpoint
+    select
+        dedicated_batches.provider,
+        dedicated_batches.endpoint
+
     from dedicated_batches
 
 ),
@@ -139,7 +145,7 @@ window_lines as (
 job_lines as (
 
     select
-        window_lines.* exclude (allocated_usd),
+        window_lines.*,
         'job' as line_kind,
         job_windows.batch_id,
         job_windows.items_total,
@@ -157,7 +163,7 @@ idle_lines as (
     -- What the jobs did not carry: time with no batch job running (idle, or real-time
     -- traffic batchledger cannot see). Never spread over the jobs.
     select
-        window_lines.* exclude (allocated_usd),
+        window_lines.*,
         case when window_lines.is_costed then 'idle' else 'not_this_account' end as line_kind,
         cast(null as varchar) as batch_id,
         cast(0 as bigint) as items_total,

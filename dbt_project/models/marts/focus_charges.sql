@@ -150,7 +150,7 @@ token_charges as (
         -- FOCUS rules on ConsumedQuantity are conditioned on CommitmentDiscountStatus.
         cast(null as varchar) as "CommitmentDiscountId",
         cast(null as varchar) as "CommitmentDiscountStatus",
-        cast(used_meters.consumed_tokens as decimal(38, 0)) as "ConsumedQuantity",
+        cast(used_meters.consumed_tokens as decimal(38, 6)) as "ConsumedQuantity",
         'Tokens' as "ConsumedUnit",
         used_meters.billed_cost_usd as "ContractedCost",
         used_meters.contracted_usd_per_million_tokens as "ContractedUnitPrice",
@@ -219,6 +219,27 @@ dedicated_lines as (
 
 ),
 
+dedicated_lines_timed as (
+
+    select
+        dedicated_lines.*,
+        {{ exact_quotient(
+            'cast(dedicated_lines.busy_milliseconds as hugeint)'
+            ~ ' * dedicated_lines.total_tokens * 1000000',
+            'cast(dedicated_lines.window_tokens as hugeint) * 3600000',
+            6
+        ) }} as job_hours,
+        {{ exact_quotient(
+            '(cast(dedicated_lines.billed_seconds as hugeint) * 1000'
+            ~ ' - dedicated_lines.busy_milliseconds) * 1000000',
+            'cast(3600000 as hugeint)',
+            6
+        ) }} as idle_hours
+
+    from dedicated_lines
+
+),
+
 dedicated_charges as (
 
     select
@@ -238,31 +259,22 @@ dedicated_charges as (
         'Dedicated endpoint hours of ' || dedicated_lines.endpoint || ' ('
         || coalesce(dedicated_lines.hardware, 'hardware not given') || ' at '
         || cast(dedicated_lines.usd_per_hour as varchar) || ' USD per hour): '
-        || case
-            when dedicated_lines.line_kind = 'job' then 'the share of batch job ' || dedicated_lines.batch_id
-            else 'the idle remainder (no batch job running)'
-        end as "ChargeDescription",
+        || coalesce(
+            'the share of batch job ' || dedicated_lines.batch_id,
+            'the idle remainder (no batch job running)'
+        ) as "ChargeDescription",
         'Usage-Based' as "ChargeFrequency",
         cast(dedicated_lines.billed_to as timestamp) as "ChargePeriodEnd",
         cast(dedicated_lines.billed_from as timestamp) as "ChargePeriodStart",
         cast(null as varchar) as "CommitmentDiscountId",
         cast(null as varchar) as "CommitmentDiscountStatus",
-        case
-            when dedicated_lines.line_kind = 'job' then
-                {{ exact_quotient(
-                    'cast(dedicated_lines.busy_milliseconds as hugeint)'
-                    ~ ' * dedicated_lines.total_tokens * 1000000',
-                    'cast(dedicated_lines.window_tokens as hugeint) * 3600000',
-                    6
-                ) }}
-            else
-                {{ exact_quotient(
-                    '(cast(dedicated_lines.billed_seconds as hugeint) * 1000'
-                    ~ ' - dedicated_lines.busy_milliseconds) * 1000000',
-                    'cast(3600000 as hugeint)',
-                    6
-                ) }}
-        end as "ConsumedQuantity",
+        cast(
+            coalesce(
+                case when dedicated_lines.line_kind = 'job' then dedicated_lines.job_hours end,
+                dedicated_lines.idle_hours
+            )
+            as decimal(38, 6)
+        ) as "ConsumedQuantity",
         'Hours' as "ConsumedUnit",
         dedicated_lines.cost_usd as "ContractedCost",
         dedicated_lines.cost_usd as "ContractedUnitPrice",
@@ -298,7 +310,7 @@ dedicated_charges as (
         dedicated_lines.endpoint as "x_Model",
         'dedicated' as "x_PricingMode"
 
-    from dedicated_lines
+    from dedicated_lines_timed as dedicated_lines
     left join batches
         on dedicated_lines.batch_id = batches.batch_id
 
