@@ -14,8 +14,15 @@ import pytest
 from batchledger.emulator import Emulator
 from batchledger.sources.together_batches import SourceOptions, together_batches
 from batchledger.sources.together_batches.events import FileParsed, SourceEvent
-from batchledger.sources.together_batches.helpers import IngestPlan, KnownState, list_account
-from batchledger.together import TogetherClient
+from batchledger.sources.together_batches.helpers import (
+    IngestPlan,
+    KnownState,
+    list_account,
+    plan_ingest,
+    record_hash,
+)
+from batchledger.sources.together_batches.settings import RAW_TABLES
+from batchledger.together import TogetherClient, TogetherNotFoundError
 from batchledger.warehouse import read_known_state
 from tests.conftest import TEST_API_KEY
 from tests.ingest.test_ingest import counts, expected_counts
@@ -65,8 +72,10 @@ def test_each_resource_is_named_for_its_table_and_declares_how_it_writes(tmp_pat
         "files",
         "batch_requests",
         "batch_results",
+        "endpoints",
     }
     assert not resources["batches"].is_transformer
+    assert not resources["endpoints"].is_transformer
     for name in ("batch_status_history", "files", "batch_requests", "batch_results"):
         assert resources[name].is_transformer, name
     keys = {
@@ -86,6 +95,7 @@ def test_each_resource_is_named_for_its_table_and_declares_how_it_writes(tmp_pat
         "files": ["id"],
         "batch_requests": LINE_KEY,
         "batch_results": LINE_KEY,
+        "endpoints": ["id"],
     }
 
 
@@ -103,7 +113,14 @@ def test_one_run_is_one_load_package_holding_each_file_with_its_lines(
     )
     with duckdb.connect(str(db), read_only=True) as con:
         # Every table's rows came in that one package.
-        for table in ("batches", "files", "file_loads", "batch_requests", "batch_results"):
+        for table in (
+            "batches",
+            "files",
+            "file_loads",
+            "batch_requests",
+            "batch_results",
+            "endpoints",
+        ):
             loads = con.execute(f"select distinct _dlt_load_id from raw_together.{table}")
             assert loads.fetchall() == [(info.loads_ids[0],)], table
         # Each file's line count is what its file_loads row says.
@@ -150,6 +167,7 @@ def test_a_file_of_an_unchanged_job_loads_without_rewriting_the_job(
     info, plan = _load(emulator, tmp_path, read_known_state(db))
     assert [item.file_id for item in plan.pending] == [file_id]
     assert plan.changed_batches == [] and plan.status_changes == [] and plan.changed_files == []
+    assert plan.changed_endpoints == []
     assert counts(db) == first
     with duckdb.connect(str(db), read_only=True) as con:
         written = {
@@ -157,11 +175,44 @@ def test_a_file_of_an_unchanged_job_loads_without_rewriting_the_job(
                 f"select count(*) from raw_together.{table} where _dlt_load_id = ?",
                 [info.loads_ids[0]],
             ).fetchone()
-            for table in ("batches", "batch_status_history", "files", "file_loads")
+            for table in ("batches", "batch_status_history", "files", "file_loads", "endpoints")
         }
     assert written == {
+        "endpoints": (0,),  # unchanged endpoints are not written again
         "batches": (0,),
         "batch_status_history": (0,),
         "files": (0,),
         "file_loads": (1,),
     }
+
+
+class _NoEndpointList:
+    """A Together-compatible server without GET /v1/endpoints."""
+
+    def list_batches(self) -> list[dict[str, Any]]:
+        return []
+
+    def list_files(self) -> list[dict[str, Any]]:
+        return []
+
+    def list_endpoints(self, endpoint_type: str | None = None) -> list[dict[str, Any]]:
+        raise TogetherNotFoundError("GET /v1/endpoints: not found")
+
+
+def test_a_server_without_the_endpoint_list_still_ingests(caplog: pytest.LogCaptureFixture) -> None:
+    """Dedicated jobs are then recognised by the price seed alone; the run goes on."""
+    plan = list_account(_NoEndpointList(), KnownState())  # type: ignore[arg-type]
+    assert plan.changed_endpoints == []
+    assert "price seed only" in caplog.text
+
+
+def test_an_endpoint_is_written_again_only_when_it_changed() -> None:
+    endpoint = {"id": "endpoint-1", "name": "acme/x-1", "type": "dedicated", "state": "STARTED"}
+    first = plan_ingest([], [], KnownState(), lambda *_: None, [endpoint])
+    assert first.changed_endpoints == [endpoint] and not first.is_empty
+    known = KnownState(
+        endpoint_hashes={"endpoint-1": record_hash(endpoint)}, tables=frozenset(RAW_TABLES)
+    )
+    assert plan_ingest([], [], known, lambda *_: None, [endpoint]).is_empty
+    stopped = {**endpoint, "state": "STOPPED"}
+    assert plan_ingest([], [], known, lambda *_: None, [stopped]).changed_endpoints == [stopped]
