@@ -260,7 +260,7 @@ def test_a_dedicated_window_that_gains_a_job_is_recomputed(
     the first was costed: the incremental build rebuilds the first job too (its token share
     falls), the window still adds up exactly, and the marts equal a full rebuild."""
     second = demo._JobPlan(
-        demo._at("2026-11-12T10:40:00"), demo.DEDICATED_LLAMA, 12, "ads", "bidder", "de2",
+        demo._at("2026-11-12T10:40:00"), demo.DEDICATED_LLAMA, 12, "growth", "lead-scoring", "de2",
         30, 1200, max_tokens=128,
     )  # fmt: skip
     # 10:35: the demo's dedicated job (10:00 + 45 s + 30 min) is done; the second not created.

@@ -28,7 +28,7 @@ from batchledger.emulator.bulk import job_span
 BENCH_KEY = "bench-emulator-key"
 JOB_LINES = 50_000
 NOOP_TARGET_S = 5.0
-NOOP_REQUESTS = 2  # one per list endpoint
+NOOP_REQUESTS = 3  # one per list endpoint: batches, files, dedicated endpoints
 SMALL_COLD_TARGET_S = 30.0
 FULL_REFRESH_TARGET_S = 60.0  # at 10M lines
 PARSE_RATIO_TARGET = 0.5
