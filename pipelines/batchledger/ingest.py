@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from batchledger.build import BuildError, BuildResult, build_and_publish, dbt_artifacts_dir
@@ -24,12 +23,8 @@ from batchledger.run_stats import peak_rss_mb, write_run_stats
 from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads, uses_demo
 from batchledger.sources.batchledger_ops import settings as ops_source
 from batchledger.sources.batchledger_ops.helpers import has_records
-from batchledger.sources.together_batches.helpers import (
-    IngestPlan,
-    IngestReport,
-    PendingFile,
-    list_account,
-)
+from batchledger.sources.together_batches.events import FileUnavailable, SourceEvent
+from batchledger.sources.together_batches.helpers import IngestPlan, list_account
 from batchledger.sources.together_batches.settings import DATASET_NAME, PIPELINE_NAME
 from batchledger.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
 from batchledger.together import TogetherClient
@@ -62,6 +57,41 @@ DEMO_API_KEY = "demo-emulator-key"
 
 class IngestError(RuntimeError):
     """The run did not publish; the message says why."""
+
+
+@dataclass(frozen=True)
+class LoadStarted:
+    """The load begins: this many files are pending."""
+
+    files: int
+
+
+@dataclass(frozen=True)
+class LoadFinished:
+    """The load is over (loaded or failed)."""
+
+
+# What a caller (the CLI's progress bar) may follow while a run loads; plain values.
+LoadEvent = LoadStarted | LoadFinished | SourceEvent
+OnLoadEvent = Callable[[LoadEvent], None]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The run's figures for the summary, read after the load from what it wrote (file_loads,
+    quarantine and the status timeline of the run's load packages), never counted along."""
+
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    status_changes: int = 0
+    files_loaded: int = 0
+    bytes_loaded: int = 0
+    lines: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    quarantine_examples: list[str] = field(default_factory=list)
+    unavailable_files: list[str] = field(default_factory=list)
+    # One line per object the client skipped or repaired (no usable id, a field of the wrong
+    # type, a key that would overwrite a known column).
+    api_warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -102,8 +132,15 @@ def demo_emulator() -> Iterator[str]:
         emulator.stop()
 
 
-def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> IngestResult:
+def run_ingest(
+    settings: Settings,
+    console: Console,
+    *,
+    build: bool = True,
+    on_event: OnLoadEvent | None = None,
+) -> IngestResult:
     """One full run. Demo mode (no key) starts the bundled emulator and writes data/demo.duckdb.
+    `on_event` follows the load (files pending, each file parsed or unavailable).
 
     Every stage costs what changed: jobs, files and lines already in the warehouse are not
     written again, the ops store is loaded only when its files changed, and the marts are
@@ -124,7 +161,6 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
         assert settings.api_key is not None
         with ingest_lock(settings.work_dir), ExitStack() as children:
             work_db = prepare_work_db(settings.work_dir, settings.db_path)
-            report = IngestReport()
             building = build and dbt_project_exists()
             warm_dbt: DbtChild | None = None
             with TogetherClient(
@@ -135,7 +171,7 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
             ) as client:
                 mark = time.monotonic()
                 plan = list_account(client, read_known_state(work_db))
-                report.batches = plan.batches
+                report = IngestReport(batches=plan.batches)
                 stages["list"] = time.monotonic() - mark
                 if building and not plan.is_empty:
                     # New data means a build: dbt imports and parses the project in its own
@@ -149,9 +185,9 @@ def run_ingest(settings: Settings, console: Console, *, build: bool = True) -> I
                     )
                 if not plan.is_empty:
                     mark = time.monotonic()
-                    load_raw(settings, work_db, client, plan, report, console)
+                    report = load_raw(settings, work_db, client, plan, on_event)
                     stages["load"] = time.monotonic() - mark
-                report.api_warnings = list(client.warnings)
+                report = replace(report, api_warnings=list(client.warnings))
             ops_inputs = load_ops_store(settings, work_db)
             result = IngestResult(
                 settings=settings, report=report, build=None, seconds=0.0, stages=stages
@@ -194,6 +230,9 @@ def _pipeline(settings: Settings, work_db: Path, name: str, dataset: str) -> dlt
     # Arrow items (file lines) get `_dlt_load_id` too: incremental builds and publishing find
     # the lines written since a given load by it.
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] = "true"
+    # One transformer after the other, not interleaved (dlt's default): each line transformer
+    # holds a download pool and a parse connection, and download_concurrency is the run's total.
+    os.environ["EXTRACT__NEXT_ITEM_MODE"] = "fifo"
     spill = settings.work_dir / "duckdb_tmp"
     spill.mkdir(parents=True, exist_ok=True)
     credentials = DuckDbCredentials(
@@ -217,44 +256,94 @@ def load_raw(
     work_db: Path,
     client: TogetherClient | None,
     plan: IngestPlan,
-    report: IngestReport,
-    console: Console,
-) -> None:
+    on_event: OnLoadEvent | None = None,
+) -> IngestReport:
     """Load what `plan` found new into the working database with dlt (without a client, from
-    the landing folder only)."""
+    the landing folder only), and report what the load wrote."""
     from batchledger.sources.together_batches import SourceOptions, together_batches
 
     pipeline = _pipeline(settings, work_db, PIPELINE_NAME, DATASET_NAME)
     scratch = settings.work_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[mb]:.1f} MB"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("Downloading files", total=None, mb=0.0)
+    unavailable: list[str] = []
 
-        def planned(total: int) -> None:
-            progress.update(task, total=total)
+    def told(event: SourceEvent) -> None:
+        if isinstance(event, FileUnavailable):
+            unavailable.append(event.reason)
+        if on_event:
+            on_event(event)
 
-        def loaded(_: PendingFile, size: int) -> None:
-            progress.update(task, advance=1, mb=progress.tasks[task].fields["mb"] + size / 1e6)
-
-        options = SourceOptions(
-            landing_dir=settings.landing_dir,
-            scratch_dir=scratch,
-            store_prompts=settings.store_prompts,
-            store_completions=settings.store_completions,
-            download_concurrency=settings.download_concurrency,
-            on_files_planned=planned,
-            on_file_loaded=loaded,
-        )
-        pipeline.run(together_batches(client, options, plan, report), loader_file_format="parquet")
+    options = SourceOptions(
+        landing_dir=settings.landing_dir,
+        scratch_dir=scratch,
+        store_prompts=settings.store_prompts,
+        store_completions=settings.store_completions,
+        download_concurrency=settings.download_concurrency,
+        on_event=told,
+    )
+    if on_event:
+        on_event(LoadStarted(files=len(plan.pending)))
+    try:
+        info = pipeline.run(together_batches(client, plan, options), loader_file_format="parquet")
+    finally:
+        if on_event:
+            on_event(LoadFinished())
     drop_load_staging(work_db, (DATASET_NAME,))
+    return replace(
+        loaded_by(work_db, info.loads_ids), batches=plan.batches, unavailable_files=unavailable
+    )
+
+
+# Each line table's lines, by the file_loads row of their file.
+_LINES_BY_TABLE = f"""
+select
+    case when file_kind = 'input' then 'batch_requests' else 'batch_results' end as line_table,
+    count(*) as files,
+    sum(content_bytes) as bytes,
+    sum(lines_loaded) as lines,
+    sum(lines_quarantined) as quarantined,
+from {DATASET_NAME}.file_loads
+where _dlt_load_id in (select unnest($loads))
+group by all
+order by line_table
+"""
+_QUARANTINE_EXAMPLES = f"""
+select count(*) as lines, file_kind, file_id, error,
+from {DATASET_NAME}.quarantine
+where _dlt_load_id in (select unnest($loads))
+group by all
+order by file_id, error
+limit 50
+"""
+_STATUS_CHANGES = f"""
+select count(*)
+from {DATASET_NAME}.batch_status_history
+where _dlt_load_id in (select unnest($loads))
+"""
+
+
+def loaded_by(work_db: Path, load_ids: list[str]) -> IngestReport:
+    """The figures of the load packages `load_ids` (dlt's load info of the run), read from the
+    rows they wrote: one file_loads row per file, with its bytes and line counts."""
+    con = duckdb.connect(str(work_db), read_only=True)
+    try:
+        params = {"loads": load_ids}
+        by_table = con.execute(_LINES_BY_TABLE, params).fetchall()
+        examples = con.execute(_QUARANTINE_EXAMPLES, params).fetchall()
+        changes = con.execute(_STATUS_CHANGES, params).fetchone()
+    finally:
+        con.close()
+    return IngestReport(
+        status_changes=int(changes[0]) if changes else 0,
+        files_loaded=sum(int(files) for _, files, _, _, _ in by_table),
+        bytes_loaded=sum(int(size) for _, _, size, _, _ in by_table),
+        lines={str(table): int(lines) for table, _, _, lines, _ in by_table},
+        quarantined=sum(int(quarantined) for *_, quarantined in by_table),
+        quarantine_examples=[
+            f"{lines} line(s) of {kind} file {file_id}: {error}"
+            for lines, kind, file_id, error in examples
+        ],
+    )
 
 
 def load_ops_store(settings: Settings, work_db: Path) -> str:
@@ -289,7 +378,7 @@ def print_summary(result: IngestResult, console: Console) -> None:
     table.add_row("Status changes", str(report.status_changes))
     table.add_row(
         "Files loaded",
-        f"{report.files_loaded}  ({report.bytes_downloaded / 1e6:.2f} MB downloaded)",
+        f"{report.files_loaded}  ({report.bytes_loaded / 1e6:.2f} MB)",
     )
     table.add_row(
         "Lines loaded",

@@ -18,10 +18,16 @@ import duckdb
 from rich.console import Console
 
 from batchledger.build import BuildError, build_and_publish
-from batchledger.ingest import IngestError, IngestResult, load_raw, quiet_third_parties
+from batchledger.ingest import (
+    IngestError,
+    IngestResult,
+    OnLoadEvent,
+    load_raw,
+    quiet_third_parties,
+)
 from batchledger.landing import landing_path
 from batchledger.settings import Settings
-from batchledger.sources.together_batches.helpers import IngestReport, plan_ingest
+from batchledger.sources.together_batches.helpers import plan_ingest
 from batchledger.sources.together_batches.settings import DATASET_NAME
 from batchledger.warehouse import ingest_lock, publish, read_known_state
 
@@ -36,8 +42,11 @@ def reprocess(
     file_ids: Sequence[str] = (),
     *,
     build: bool = True,
+    on_event: OnLoadEvent | None = None,
 ) -> IngestResult:
-    """Parse again the landed copies of `file_ids` (every loaded file when empty)."""
+    """Parse again the landed copies of `file_ids` (every loaded file when empty); `on_event`
+    follows the load. `console` is no longer written to (the CLI draws the bar from the events);
+    it stays for the callers that pass it."""
     quiet_third_parties()
     started = time.monotonic()
     if settings.landing_dir is None:
@@ -64,8 +73,7 @@ def reprocess(
             changed_files=[],
             pending=[item for item in plan.pending if item.file_id in set(chosen)],
         )
-        report = IngestReport()
-        load_raw(settings, work_db, None, plan, report, console)
+        report = load_raw(settings, work_db, None, plan, on_event)
         result = IngestResult(settings=settings, report=report, build=None, seconds=0.0)
         if not build:
             publish(work_db, settings.db_path)

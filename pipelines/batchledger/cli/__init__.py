@@ -65,10 +65,12 @@ def ingest(
       batchledger ingest
       TOGETHER_API_KEY=... BATCHLEDGER_DB=/srv/ledger.duckdb batchledger ingest
     """
+    from batchledger.cli.progress import load_progress
     from batchledger.ingest import print_summary, run_ingest
     from batchledger.settings import load_settings
 
-    result = run_ingest(load_settings(), console, build=not no_build)
+    with load_progress(console) as shown:
+        result = run_ingest(load_settings(), console, build=not no_build, on_event=shown)
     print_summary(result, console)
 
 
@@ -150,11 +152,13 @@ def reprocess(
       batchledger reprocess
       batchledger reprocess --file file-0123
     """
+    from batchledger.cli.progress import load_progress
     from batchledger.ingest import print_summary
     from batchledger.reprocess import reprocess as run_reprocess
 
     settings, work_db = _working_copy()
-    result = run_reprocess(settings, work_db, console, tuple(file_ids or ()))
+    with load_progress(console) as shown:
+        result = run_reprocess(settings, work_db, console, tuple(file_ids or ()), on_event=shown)
     print_summary(result, console)
 
 

@@ -115,9 +115,11 @@ def submit(
 
 
 def _ingest_after_wait(settings: Settings, out: Console) -> dict[str, JobFigures]:
+    from batchledger.cli.progress import load_progress
     from batchledger.ingest import run_ingest
 
-    run_ingest(settings, out, build=True)
+    with load_progress(out) as shown:
+        run_ingest(settings, out, build=True, on_event=shown)
     return job_figures(settings.db_path)
 
 

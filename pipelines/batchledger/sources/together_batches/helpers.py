@@ -851,32 +851,6 @@ def plan_ingest(
     )
 
 
-@dataclass
-class IngestReport:
-    """Counts for the end-of-run summary, filled in while the source runs."""
-
-    batches: list[dict[str, Any]] = field(default_factory=list)
-    status_changes: int = 0
-    files_loaded: int = 0
-    bytes_downloaded: int = 0
-    lines: dict[str, int] = field(default_factory=dict)
-    quarantined: int = 0
-    quarantine_examples: list[str] = field(default_factory=list)
-    unavailable_files: list[str] = field(default_factory=list)
-    # One line per object the client skipped or repaired (no usable id, a field of the wrong
-    # type, a key that would overwrite a known column).
-    api_warnings: list[str] = field(default_factory=list)
-
-    def add_tally(self, table: str, pending: PendingFile, tally: FileTally) -> None:
-        self.files_loaded += 1
-        self.lines[table] = self.lines.get(table, 0) + tally.lines_loaded
-        self.quarantined += tally.lines_quarantined
-        for reason, count in tally.quarantine_errors.items():
-            self.quarantine_examples.append(
-                f"{count} line(s) of {pending.file_kind} file {pending.file_id}: {reason}"
-            )
-
-
 def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
     """One listing of batches and files (two requests), compared with what the warehouse holds."""
 

@@ -1,0 +1,167 @@
+"""The together_batches source on its own, loaded into a throwaway DuckDB as dlt's verified
+sources test theirs: its shape (resources named for their tables, each declaring how it writes),
+one load package per run, and what a rerun writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pytest
+
+from batchledger.emulator import Emulator
+from batchledger.sources.together_batches import SourceOptions, together_batches
+from batchledger.sources.together_batches.events import FileParsed, SourceEvent
+from batchledger.sources.together_batches.helpers import IngestPlan, KnownState, list_account
+from batchledger.together import TogetherClient
+from batchledger.warehouse import read_known_state
+from tests.conftest import TEST_API_KEY
+from tests.ingest.test_ingest import counts, expected_counts
+
+LINE_KEY = ["file_id", "line_number"]
+
+
+def _load(
+    emulator: Emulator, root: Path, known: KnownState, events: list[SourceEvent] | None = None
+) -> tuple[Any, IngestPlan]:
+    """One run of the source into root/warehouse.duckdb; its load info and plan."""
+    db = root / "warehouse.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="together_batches",
+        destination=dlt.destinations.duckdb(str(db)),
+        dataset_name="raw_together",
+        pipelines_dir=str(root / "dlt"),
+    )
+    options = SourceOptions(
+        landing_dir=root / "landing",
+        scratch_dir=root,
+        on_event=events.append if events is not None else None,
+    )
+    with TogetherClient(TEST_API_KEY, emulator.base_url or "") as client:
+        plan = list_account(client, known)
+        info = pipeline.run(together_batches(client, plan, options), loader_file_format="parquet")
+    return info, plan
+
+
+@pytest.fixture(autouse=True)
+def _load_ids_on_arrow_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As ingest sets it: Arrow items (file lines) carry _dlt_load_id too.
+    monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def test_each_resource_is_named_for_its_table_and_declares_how_it_writes(tmp_path: Path) -> None:
+    plan = IngestPlan(
+        batches=[], changed_batches=[], status_changes=[], changed_files=[], pending=[],
+        file_metadata={},
+    )  # fmt: skip
+    source = together_batches(None, plan, SourceOptions(landing_dir=None, scratch_dir=tmp_path))
+    resources = source.resources
+    assert set(resources) == {
+        "batches",
+        "batch_status_history",
+        "files",
+        "batch_requests",
+        "batch_results",
+    }
+    assert not resources["batches"].is_transformer
+    for name in ("batch_status_history", "files", "batch_requests", "batch_results"):
+        assert resources[name].is_transformer, name
+    keys = {
+        name: (resource.write_disposition, resource.compute_table_schema()["columns"])
+        for name, resource in resources.items()
+    }
+    primary = {
+        name: sorted(c for c, hint in columns.items() if hint.get("primary_key"))
+        for name, (_, columns) in keys.items()
+    }
+    assert {name: disposition for name, (disposition, _) in keys.items()} == dict.fromkeys(
+        resources, "merge"
+    )
+    assert primary == {
+        "batches": ["id"],
+        "batch_status_history": ["batch_id", "observed_at"],
+        "files": ["id"],
+        "batch_requests": LINE_KEY,
+        "batch_results": LINE_KEY,
+    }
+
+
+@pytest.mark.slow
+def test_one_run_is_one_load_package_holding_each_file_with_its_lines(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    events: list[SourceEvent] = []
+    info, plan = _load(emulator, tmp_path, KnownState(), events)
+    db = tmp_path / "warehouse.duckdb"
+    assert len(info.loads_ids) == 1
+    assert counts(db) == expected_counts(emulator.scenario, emulator)
+    assert sorted(e.file.file_id for e in events if isinstance(e, FileParsed)) == sorted(
+        item.file_id for item in plan.pending
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        # Every table's rows came in that one package.
+        for table in ("batches", "files", "file_loads", "batch_requests", "batch_results"):
+            loads = con.execute(f"select distinct _dlt_load_id from raw_together.{table}")
+            assert loads.fetchall() == [(info.loads_ids[0],)], table
+        # Each file's line count is what its file_loads row says.
+        mismatched = con.execute(
+            """
+            with lines as (
+                select file_id, count(*) as lines from raw_together.batch_requests group by all
+                union all
+                select file_id, count(*) from raw_together.batch_results group by all
+            )
+            select file_loads.file_id
+            from raw_together.file_loads
+            left join lines on lines.file_id = file_loads.file_id
+            where coalesce(lines.lines, 0) <> file_loads.lines_loaded
+            """
+        ).fetchall()
+        assert mismatched == []
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'raw_together' and table_name = 'file_loads'"
+            ).fetchall()
+        )
+    assert types["lines_loaded"] == "BIGINT" and types["loaded_at"] == "TIMESTAMP WITH TIME ZONE"
+
+
+@pytest.mark.slow
+def test_a_file_of_an_unchanged_job_loads_without_rewriting_the_job(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A file left unloaded by an earlier run (unavailable then) is loaded on the next: its job
+    object has not changed, so the job reaches the transformers without a new batches row."""
+    _load(emulator, tmp_path, KnownState())
+    db = tmp_path / "warehouse.duckdb"
+    first = counts(db)
+    with duckdb.connect(str(db)) as con:
+        row = con.execute(
+            "select file_id from raw_together.file_loads where file_kind = 'output' limit 1"
+        ).fetchone()
+        assert row is not None
+        file_id = row[0]
+        for table in ("file_loads", "batch_results"):
+            con.execute(f"delete from raw_together.{table} where file_id = ?", [file_id])
+    info, plan = _load(emulator, tmp_path, read_known_state(db))
+    assert [item.file_id for item in plan.pending] == [file_id]
+    assert plan.changed_batches == [] and plan.status_changes == [] and plan.changed_files == []
+    assert counts(db) == first
+    with duckdb.connect(str(db), read_only=True) as con:
+        written = {
+            table: con.execute(
+                f"select count(*) from raw_together.{table} where _dlt_load_id = ?",
+                [info.loads_ids[0]],
+            ).fetchone()
+            for table in ("batches", "batch_status_history", "files", "file_loads")
+        }
+    assert written == {
+        "batches": (0,),
+        "batch_status_history": (0,),
+        "files": (0,),
+        "file_loads": (1,),
+    }
