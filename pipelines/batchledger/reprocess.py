@@ -45,7 +45,8 @@ def reprocess(
     on_event: OnLoadEvent | None = None,
 ) -> IngestResult:
     """Parse again the landed copies of `file_ids` (every loaded file when empty); `on_event`
-    follows the load."""
+    follows the load. `console` is no longer written to (the CLI draws the bar from the events);
+    it stays for the callers that pass it."""
     quiet_third_parties()
     started = time.monotonic()
     if settings.landing_dir is None:

@@ -119,7 +119,8 @@ QUERIES: dict[str, str] = {
         )
         select budgets.budget_month, budgets.month_state, budgets.scope_key,
             budgets.scope_value, budgets.budget_usd, budgets.spent_usd, budgets.forecast_usd,
-            budgets.percent_used, budgets.forecast_percent, budgets.unpriced_items
+            budgets.percent_used, budgets.forecast_percent, budgets.unpriced_items,
+            budgets.as_of_at
         from marts.budget_status as budgets, chosen
         where budgets.budget_month = chosen.budget_month
         order by budgets.scope_key, budgets.scope_value

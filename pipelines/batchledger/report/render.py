@@ -338,11 +338,14 @@ def _budgets(data: ReportData) -> str:
             line_dash="dash" if line < 100 else "solid",
             line_color=UNPRICED_RED if line == 100 else "#e67e22",
             annotation_text=f"{line}%",
-            annotation_position="top",
+            # 95 and 100 sit close together: their labels go on either side of their lines.
+            annotation_position="top right" if line == 100 else "top left",
         )
     _layout(figure, "", barmode="group", height=360, horizontal=True)
     figure.update_xaxes(title_text="% of the month's budget")
     month = f"{rows[0]['budget_month']:%Y-%m} ({rows[0]['month_state']})" if rows else "none"
+    # The warehouse's clock (budget_status.as_of_at), not the time the page was made.
+    as_of = f", as of {rows[0]['as_of_at']:%Y-%m-%d %H:%M} UTC" if rows else ""
     table = _table(
         rows,
         [
@@ -357,8 +360,9 @@ def _budgets(data: ReportData) -> str:
     return _section(
         "budgets",
         "6. Budgets",
-        f"Month {_e(month)}: spent and forecast month-end spend as a share of each budget, "
-        "with the 80, 95 and 100% alert lines.",
+        f"Month {_e(month + as_of)}: spent and forecast month-end spend as a share of each "
+        "budget, with the 80, 95 and 100% alert lines. The month's state and forecast are as of "
+        "that time: the latest usage in the data, or the dbt var budget_as_of.",
         figure if rows else None,
         table,
     )
