@@ -66,7 +66,7 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
         if not terminal:
             assert job["output_file_id"] is None and job["error_file_id"] is None
     statuses = sorted(job["status"] for job in jobs)
-    assert statuses.count("COMPLETED") == 6
+    assert statuses.count("COMPLETED") == 7
     assert {"FAILED", "EXPIRED", "CANCELLED", "IN_PROGRESS"} <= set(statuses)
 
 

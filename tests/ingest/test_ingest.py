@@ -23,6 +23,7 @@ RAW_TABLES = (
     "batch_requests",
     "batch_results",
     "quarantine",
+    "endpoints",
 )
 
 
