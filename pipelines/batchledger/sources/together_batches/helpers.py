@@ -875,7 +875,13 @@ def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
 
     batches, files = client.list_batches(), client.list_files()
     try:
-        endpoints: list[dict[str, Any]] | None = client.list_endpoints("dedicated")
+        # A server that ignores the filter answers with serverless endpoints too: only the
+        # dedicated ones are the account's to load.
+        endpoints: list[dict[str, Any]] | None = [
+            endpoint
+            for endpoint in client.list_endpoints("dedicated")
+            if str(endpoint.get("type", "")).lower() == "dedicated"
+        ]
     except TogetherNotFoundError as exc:
         # A server without the endpoint list: dedicated jobs are then recognised by the
         # price seed alone (prices/dedicated_endpoints.csv). Never a failed ingest.
