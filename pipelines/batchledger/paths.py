@@ -5,3 +5,5 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 PRICES_DIR = PROJECT_ROOT / "prices"
+# The demo's invoice, imported into the demo's ops store by `make ingest` without a key.
+DEMO_INVOICE = PROJECT_ROOT / "demo" / "together-invoice-demo.csv"
