@@ -88,7 +88,10 @@ def parse_month(text: str) -> str:
     if not match:
         raise ValueError(f"month {text!r} is not YYYY-MM or YYYY-MM-DD")
     year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
-    date(year, month, day)  # rejects 2026-13 and 2026-02-30
+    try:
+        date(year, month, day)
+    except ValueError:
+        raise ValueError(f"month {text!r} is not a date in the calendar") from None
     return f"{year:04d}-{month:02d}"
 
 
