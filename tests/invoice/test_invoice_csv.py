@@ -106,7 +106,7 @@ def test_empty_and_unreadable_files_are_refused(tmp_path: Path) -> None:
         read_invoice(write(tmp_path / "header.csv", "month,description,amount_usd\n"))
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"month,description,amount_usd\n2026-11,caf\xe9,1\n")
-    with pytest.raises(InvoiceError, match="latin.csv: not UTF-8"):
+    with pytest.raises(InvoiceError, match=r"latin\.csv: not UTF-8"):
         read_invoice(latin)
     with pytest.raises(InvoiceError, match="header repeats month"):
         read_invoice(write(tmp_path / "dup.csv", "month,month,description,amount_usd\n"))
@@ -152,7 +152,7 @@ def test_a_month_from_another_file_needs_replace(tmp_path: Path, store_settings:
     )
     store_file = ops_dir(store_settings) / INVOICE_LINES_FILE
     before = store_file.read_bytes()
-    with pytest.raises(InvoiceError, match="2026-11 was already imported from nov.csv"):
+    with pytest.raises(InvoiceError, match=r"2026-11 was already imported from nov\.csv"):
         record_invoice(store_settings, corrected, imported_at="t2")
     assert store_file.read_bytes() == before  # nothing half-written
     done = record_invoice(store_settings, corrected, imported_at="t2", replace=True)
