@@ -29,7 +29,8 @@ item_months as (
 
 month_rows as (
 
-    select * from reconciliation where reconciliation_level = 'month'
+    select * from reconciliation
+    where reconciliation_level = 'month'
 
 ),
 

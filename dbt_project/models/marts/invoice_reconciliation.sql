@@ -1,7 +1,9 @@
 {#- The allowed difference is the larger of the two tolerances (dbt vars, decimal text, so no
     float): invoice_tolerance_usd absolute, invoice_tolerance_percent of the computed cost. -#}
-{%- set tolerance_usd = "cast(" ~ quoted_var('invoice_tolerance_usd') ~ " as decimal(18, 6))" -%}
-{%- set tolerance_percent = "cast(" ~ quoted_var('invoice_tolerance_percent') ~ " as decimal(12, 6))" -%}
+{%- set usd_text = quoted_var('invoice_tolerance_usd') -%}
+{%- set percent_text = quoted_var('invoice_tolerance_percent') -%}
+{%- set tolerance_usd = "cast(" ~ usd_text ~ " as decimal(18, 6))" -%}
+{%- set tolerance_percent = "cast(" ~ percent_text ~ " as decimal(12, 6))" -%}
 
 with
 
