@@ -53,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# optionalhook: with xdist off (`-p no:xdist`), pytest would reject the hook as unknown.
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Each file group above is one unit of work; every other test is a unit of its own."""
     from xdist.scheduler import LoadScopeScheduling

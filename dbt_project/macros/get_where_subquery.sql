@@ -14,7 +14,8 @@
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set filtered = '(select * from ' ~ relation ~ ' where ' ~ where ~ ')' if where else relation -%}
-    {%- if not (execute and load_id_var('since_load_id') and tests_incremental_mart()) -%}
+    {#- The graph lookup first: load_id_var runs two queries, and most tests need neither. -#}
+    {%- if not (execute and tests_incremental_mart() and load_id_var('since_load_id')) -%}
         {%- do return(filtered ~ ' dbt_subquery' if where else relation) -%}
     {%- endif -%}
     {%- set this_build = '_build_id = ' ~ build_id() -%}

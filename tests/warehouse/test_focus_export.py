@@ -356,6 +356,14 @@ def validator_python() -> tuple[Path, Path]:
     return python, source
 
 
+# The validator reports each alternative of an OR rule as a rule of its own, with no condition,
+# beside the OR. InvoiceId-C-003-C is "MUST be null when not invoiced (C-004-C) OR MUST NOT be
+# null when invoiced (C-005-C)": whatever InvoiceId holds, one alternative fails (all null: C-005;
+# an invoice id: C-004; the column left out: C-004, C-005 and six more). So the one failure it can
+# report is the alternative not taken, mapped here to the alternative that must then pass.
+UNTAKEN_ALTERNATIVES = {"InvoiceId-C-005-C": "InvoiceId-C-004-C"}
+
+
 def _or_children(rules: dict[str, Any]) -> dict[str, str]:
     """Each rule that is an alternative of an OR rule, with that OR rule."""
     children: dict[str, str] = {}
@@ -368,17 +376,12 @@ def _or_children(rules: dict[str, Any]) -> dict[str, str]:
     return children
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_focus_validator_finds_no_failed_requirement(
-    demo_db: Path, tmp_path: Path, fmt: str
-) -> None:
+def _validate(path: Path, fmt: str) -> tuple[re.Match[str], set[str], set[str], str]:
+    """Run focus_validator on a file: its totals line, the failed and passed rules, the output."""
     python, source = validator_python()
-    out = tmp_path / f"focus.{fmt}"
-    export_focus(demo_db, out, fmt)  # type: ignore[arg-type]
     done = subprocess.run(
         [
-            str(python), "-m", "focus_validator.main", "--data-file", str(out),
+            str(python), "-m", "focus_validator.main", "--data-file", str(path),
             "--data-format", fmt, "--validate-version", "1.2", "--block-download",
             "--applicability-criteria", ",".join(APPLICABILITY),
         ],
@@ -390,19 +393,55 @@ def test_focus_validator_finds_no_failed_requirement(
     assert done.returncode == 0, output[-3000:]
     totals = re.search(r"Total: (\d+) \| Pass: (\d+) \| Fail: (\d+) \| Skipped: (\d+)", output)
     assert totals, output[-3000:]
-    print(f"focus_validator ({fmt}): {totals.group(0)}")
     assert int(totals.group(2)) > 200  # the 1.2 rules ran, not a skipped run
-    rules = json.loads((source / "focus_validator" / "rules" / "model-1.2.json").read_text())
-    alternatives = _or_children(rules["ModelRules"])
     failed = set(re.findall(r"❌ (\S+): FAIL", output))
     passed = set(re.findall(r"✅ (\S+): PASS", output))
     assert len(failed) == int(totals.group(3))
-    # A failed rule is only ever the branch not taken of an OR the data satisfies otherwise
-    # (InvoiceId: null with no invoice passes "MUST be null when ..." and so fails "MUST NOT
-    # be null when ..."); the OR itself passes.
+    return totals, failed, passed, output
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_focus_validator_finds_no_failed_requirement(
+    demo_db: Path, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / f"focus.{fmt}"
+    export_focus(demo_db, out, fmt)  # type: ignore[arg-type]
+    totals, failed, passed, output = _validate(out, fmt)
+    print(f"focus_validator ({fmt}): {totals.group(0)}")
+    _, source = validator_python()
+    rules = json.loads((source / "focus_validator" / "rules" / "model-1.2.json").read_text())
+    alternatives = _or_children(rules["ModelRules"])
+    # No invoice is known when usage is loaded, so InvoiceId is null: "MUST be null when the
+    # charge is not associated with an invoice" passes, and so does the OR; the only failed
+    # line is the other alternative. Any other failure fails the test.
+    assert failed <= set(UNTAKEN_ALTERNATIVES), f"{sorted(failed)} failed: {output[-3000:]}"
     for rule_id in failed:
-        assert rule_id in alternatives and alternatives[rule_id] in passed, (
-            f"{rule_id} failed: {output[-3000:]}"
-        )
+        assert UNTAKEN_ALTERNATIVES[rule_id] in passed, output[-3000:]
+        assert alternatives[rule_id] in passed, output[-3000:]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     (VALIDATOR_DIR / f"last-{fmt}.txt").write_text(f"{stamp} {totals.group(0)}\n")
+
+
+@pytest.mark.timeout(900)
+def test_an_invoice_id_only_moves_the_validators_one_failure(
+    focus_parquet: Path, tmp_path: Path
+) -> None:
+    """Why the test above accepts one failed line: given an invoice id on every row (a
+    placeholder, in a copy made here only), the validator fails the other alternative instead.
+    When it stops doing so, drop UNTAKEN_ALTERNATIVES and require Fail: 0."""
+    with_invoice = tmp_path / "with-invoice.parquet"
+    pl.read_parquet(focus_parquet).with_columns(
+        pl.lit("placeholder-invoice").alias("InvoiceId")
+    ).write_parquet(with_invoice)
+    _, failed, passed, output = _validate(with_invoice, "parquet")
+    assert failed == {"InvoiceId-C-004-C"}, output[-3000:]
+    assert {"InvoiceId-C-005-C", "InvoiceId-C-003-C"} <= passed
+
+
+def test_the_readme_gives_the_validator_command_the_tests_run() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    command = readme[readme.index("### Checking an export with the FinOps Foundation") :]
+    assert "-m focus_validator.main" in command
+    assert "--validate-version 1.2 --block-download" in command
+    assert f"--applicability-criteria {','.join(APPLICABILITY)})" in command
