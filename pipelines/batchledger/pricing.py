@@ -28,6 +28,21 @@ PRICE_COLUMNS: tuple[str, ...] = (
 )
 PRICING_MODES: frozenset[str] = frozenset({"serverless", "batch"})
 
+# Models Together's batch page lists under "Models not available for batch" ("Batch jobs that
+# target these models will fail"): docs.together.ai/docs/inference/batch/overview, as seen on
+# 2026-11-28 (prices/README.md). `submit` refuses them (a warning with --force). A model that
+# merely lacks a batch discount is not here: it runs at standard rates.
+NOT_AVAILABLE_FOR_BATCH: frozenset[str] = frozenset(
+    {
+        "deepseek-ai/DeepSeek-R1",
+        "deepseek-ai/DeepSeek-V3.1",
+        "deepseek-ai/DeepSeek-V4-Pro",
+        "MiniMaxAI/MiniMax-M2.7",
+        "moonshotai/Kimi-K2.5",
+        "moonshotai/Kimi-K2.6",
+    }
+)
+
 PriceKey = tuple[str, str, str]
 
 

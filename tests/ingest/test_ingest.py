@@ -122,9 +122,11 @@ def test_an_empty_account_gets_every_raw_table_and_empty_marts(tmp_path: Path) -
         expected = {f"raw_together.{t}" for t in RAW_TABLES} | {
             "raw_batchledger.submissions",
             "raw_batchledger.batch_tags",
+            "raw_batchledger.invoice_lines",
         }
         assert expected <= present
-        for table in sorted(expected | {"marts.fct_batch_items", "marts.cost_by_job"}):
+        marts = {"marts.fct_batch_items", "marts.cost_by_job", "marts.invoice_reconciliation"}
+        for table in sorted(expected | marts):
             assert con.execute(f"select count(*) from {table}").fetchone() == (0,), table
         # The typed columns are there, so a first query by name runs.
         con.execute("select id, status, created_at from raw_together.batches").fetchall()

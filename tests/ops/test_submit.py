@@ -169,3 +169,38 @@ def test_submit_bad_input_is_one_line(
     assert words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_models_not_available_for_batch_are_refused_unless_forced(
+    cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> None:
+    # Kimi-K2.6 is on Together's "not available for batch" list; DeepSeek-V4.1-Flash merely has
+    # no batch discount and is accepted at standard rates.
+    path = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            request("a", model="moonshotai/Kimi-K2.6"),
+            request("b", model="moonshotai/Kimi-K2.6"),
+            request("c", model="deepseek-ai/DeepSeek-V4.1-Flash"),
+        ],
+    )
+    emulator.reset_log()
+    refused = cli("submit", str(path), "--yes")
+    assert refused.exit_code == 2, refused.output
+    assert "moonshotai/Kimi-K2.6 (2 line(s)) is not available for batch" in refused.stderr
+    assert "--force" in refused.stderr and "DeepSeek" not in refused.stderr
+    assert uploads(emulator) == []
+
+    forced = cli("submit", str(path), "--yes", "--force", "--json")
+    assert forced.exit_code == 0, forced.output + forced.stderr
+    assert "warning: moonshotai/Kimi-K2.6 (2 line(s)) is not available" in forced.stderr
+    assert len(read_submissions(ops_settings)) == 1
+
+
+def test_a_model_without_a_discount_is_submitted_without_force(
+    cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "std.jsonl", [request("a", model="deepseek-ai/DeepSeek-V3")])
+    result = cli("submit", str(path), "--yes", "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "not available for batch" not in result.stderr

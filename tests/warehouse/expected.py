@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -420,3 +420,79 @@ def assert_totals(row: dict[str, object], totals: Totals, where: object) -> None
         "savings_usd": row["savings_usd"],
     }
     assert actual == vars(totals), where
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """One expected row of marts.invoice_reconciliation."""
+
+    invoice_lines: int
+    computed_billed_usd: Decimal
+    unpriced_items: int
+    invoiced_usd: Decimal
+    difference_usd: Decimal
+    difference_percent: Decimal | None
+    tolerance_usd: Decimal
+    within_tolerance: bool
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    """100 * part / whole truncated to 6 places (toward zero), null for a zero whole."""
+    if whole < Decimal("0.000000000001"):
+        return None
+    return (Decimal(100) * part / whole).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+
+
+def expected_invoice_reconciliation(
+    items: Iterable[Item],
+    invoice_lines: Iterable[dict[str, Any]],
+    *,
+    tolerance_usd: Decimal = Decimal("0.01"),
+    tolerance_percent: Decimal = Decimal("1"),
+) -> dict[tuple[date, str, str | None], Reconciliation]:
+    """The tie-out from the items' own costs and the invoice lines, keyed by (month, level,
+    model): a `month` row per invoiced month, and in a month whose invoice names models a
+    `model` row per model either side knows."""
+    billed: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    unpriced: dict[tuple[date, str], int] = defaultdict(int)
+    for item in items:
+        key = (item.usage_month, item.model)
+        billed[key] += item.cost_usd or Decimal(0)
+        unpriced[key] += item.cost_usd is None
+    invoiced: dict[tuple[date, str | None], list[Decimal]] = defaultdict(list)
+    for line in invoice_lines:
+        month = date.fromisoformat(line["invoice_month"] + "-01")
+        amount = Decimal(line["amount_usd"])
+        invoiced[(month, None)].append(amount)
+        if line["model"]:
+            invoiced[(month, line["model"])].append(amount)
+
+    def row(month: date, model: str | None) -> Reconciliation:
+        def mine(key: tuple[date, str]) -> bool:
+            return key[0] == month and (model is None or key[1] == model)
+
+        computed = sum((usd for key, usd in billed.items() if mine(key)), Decimal(0))
+        amounts = invoiced.get((month, model), [])
+        total = sum(amounts, Decimal(0))
+        difference = total - computed
+        allowed = max(tolerance_usd, abs(computed) * tolerance_percent / 100)
+        return Reconciliation(
+            invoice_lines=len(amounts),
+            computed_billed_usd=computed,
+            unpriced_items=sum(n for key, n in unpriced.items() if mine(key)),
+            invoiced_usd=total,
+            difference_usd=difference,
+            difference_percent=_percent(difference, computed),
+            tolerance_usd=allowed,
+            within_tolerance=abs(difference) <= allowed,
+        )
+
+    expected: dict[tuple[date, str, str | None], Reconciliation] = {}
+    for month in sorted({month for month, _ in invoiced}):
+        expected[(month, "month", None)] = row(month, None)
+        if any(key[0] == month and key[1] is not None for key in invoiced):
+            models = {key[1] for key in invoiced if key[0] == month and key[1] is not None}
+            models |= {model for (usage_month, model) in billed if usage_month == month}
+            for model in sorted(models):
+                expected[(month, "model", model)] = row(month, model)
+    return expected

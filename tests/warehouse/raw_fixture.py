@@ -463,6 +463,50 @@ def _status_history() -> list[dict[str, Any]]:
     ]
 
 
+# raw_batchledger.invoice_lines, as `batchledger invoice import` loads it: two imported files.
+# September ties out exactly, October's DeepSeek line is 0.03 over (outside tolerance) and the
+# fine-tune is not invoiced, November is a month total and a credit, December has no usage.
+OPS_SCHEMA = "raw_batchledger"
+INVOICE_LINE_COLUMNS: dict[str, str] = {
+    "file_sha256": "varchar",
+    "file_name": "varchar",
+    "imported_at": "timestamptz",
+    "line_number": "bigint",
+    "invoice_month": "varchar",
+    "model": "varchar",
+    "description": "varchar",
+    "amount_usd": "varchar",
+    "currency": "varchar",
+}
+
+
+def _invoice_line(
+    file: str, line: int, month: str, model: str | None, description: str | None, amount: str
+) -> dict[str, Any]:
+    return {
+        "file_sha256": hashlib.sha256(file.encode()).hexdigest(),
+        "file_name": file,
+        "imported_at": _ts("2025-12-02T09:00:00"),
+        "line_number": line,
+        "invoice_month": month,
+        "model": model,
+        "description": description,
+        "amount_usd": amount,
+        "currency": "USD",
+    }
+
+
+INVOICE_LINES: list[dict[str, Any]] = [
+    _invoice_line("together-2025-q3.csv", 2, "2025-09", None, "Batch inference", "0.0011"),
+    _invoice_line("together-2025-q4.csv", 2, "2025-10", LLAMA, None, "0.000946"),
+    _invoice_line("together-2025-q4.csv", 3, "2025-10", DEEPSEEK, "Batch", "0.0321414"),
+    _invoice_line("together-2025-q4.csv", 4, "2025-10", None, "Support plan", "0.001"),
+    _invoice_line("together-2025-q4.csv", 5, "2025-11", None, "Batch inference", "0.0014"),
+    _invoice_line("together-2025-q4.csv", 6, "2025-11", None, "Credit", "-0.0001"),
+    _invoice_line("together-2025-q4.csv", 7, "2025-12", None, "Batch inference", "0.5"),
+]
+
+
 def rows_by_table() -> dict[str, list[dict[str, Any]]]:
     """Every fixture row, keyed by raw table name."""
     return {
@@ -477,7 +521,8 @@ def rows_by_table() -> dict[str, list[dict[str, Any]]]:
 
 
 def build_raw_fixture(db_path: Path | str) -> Path:
-    """Create schema `raw_together` with the contract's tables in `db_path` and load the rows."""
+    """Create schema `raw_together` with the contract's tables in `db_path` and load the rows,
+    and raw_batchledger.invoice_lines with the invoice lines."""
     path = Path(db_path)
     with duckdb.connect(str(path)) as con:
         con.execute(f"create schema if not exists {SCHEMA}")
@@ -494,4 +539,15 @@ def build_raw_fixture(db_path: Path | str) -> Path:
                     for index, row in enumerate(rows)
                 ],
             )
+        con.execute(f"create schema if not exists {OPS_SCHEMA}")
+        columns = {**INVOICE_LINE_COLUMNS, **DLT_COLUMNS}
+        ddl = ", ".join(f"{name} {data_type}" for name, data_type in columns.items())
+        con.execute(f"create or replace table {OPS_SCHEMA}.invoice_lines ({ddl})")
+        con.executemany(
+            f"insert into {OPS_SCHEMA}.invoice_lines values ({', '.join('?' for _ in columns)})",
+            [
+                [row[name] for name in INVOICE_LINE_COLUMNS] + [LOAD_ID, f"invoice_lines-{index}"]
+                for index, row in enumerate(INVOICE_LINES)
+            ],
+        )
     return path

@@ -35,6 +35,7 @@ MARTS = {
     "cost_by_day",
     "cost_by_cohort",
     "budget_status",
+    "invoice_reconciliation",
 }
 MART_VIEWS = {"cost_by_logical_job"}  # issue 4 asks for a view
 

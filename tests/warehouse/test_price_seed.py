@@ -6,12 +6,19 @@ import csv
 from datetime import date
 from decimal import Decimal
 
-from batchledger.pricing import PRICE_COLUMNS, effective_windows, read_price_rows, row_in_force
+from batchledger.pricing import (
+    NOT_AVAILABLE_FOR_BATCH,
+    PRICE_COLUMNS,
+    effective_windows,
+    read_price_rows,
+    row_in_force,
+)
 
 from .conftest import PRICE_CSV
 from .raw_fixture import ACME, DEEPSEEK, LLAMA, QWEN
 
-# Together's batch docs (contract section 10); whisper is priced per audio minute, not per token.
+# Together's current batch page (contract section 10); whisper is priced per audio minute, not
+# per token.
 BATCH_DISCOUNTED = {
     "meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "meta-llama/Llama-3-70b-chat-hf",
@@ -19,6 +26,19 @@ BATCH_DISCOUNTED = {
     "mistralai/Mixtral-8x7B-Instruct-v0.1",
     "zai-org/GLM-4.5-Air-FP8",
 }
+# Discounted at the launch (blog 2025-06-11, docs of the time), absent from the current page:
+# their discount ends on the first date a source shows it absent (prices/README.md).
+DISCOUNT_ENDED = {
+    "deepseek-ai/DeepSeek-V3",
+    "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
+    "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+    "meta-llama/Meta-Llama-3.1-405B-Instruct-Turbo",
+    "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo",
+    "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo",
+    "mistralai/Mistral-7B-Instruct-v0.1",
+    "Qwen/Qwen2.5-72B-Instruct-Turbo",
+}
+FIRST_SEEN_ABSENT = date(2026, 11, 28)
 
 
 def test_header_is_exactly_the_contract() -> None:
@@ -47,12 +67,39 @@ def test_windows_never_overlap() -> None:
 def test_batch_rows_are_half_the_serverless_rate() -> None:
     rows = read_price_rows(PRICE_CSV)
     batch = [row for row in rows if row.pricing_mode == "batch"]
-    assert {row.model for row in batch} == BATCH_DISCOUNTED
+    assert {row.model for row in batch} == BATCH_DISCOUNTED | DISCOUNT_ENDED
     for row in batch:
         serverless = row_in_force(rows, ("together", row.model, "serverless"), row.valid_from)
         assert serverless is not None, row.model
         assert row.usd_per_million_input_tokens * 2 == serverless.usd_per_million_input_tokens
         assert row.usd_per_million_output_tokens * 2 == serverless.usd_per_million_output_tokens
+
+
+def test_no_discount_runs_on_without_evidence() -> None:
+    """A batch row is open-ended only for a model the current batch page lists as discounted;
+    every other one ends on the day a source first shows it absent, and says so."""
+    rows = read_price_rows(PRICE_CSV)
+    for row in rows:
+        if row.pricing_mode != "batch":
+            continue
+        if row.model in BATCH_DISCOUNTED:
+            assert row.valid_to is None, row
+        else:
+            assert row.valid_to == FIRST_SEEN_ABSENT, row
+            assert f"first seen absent on {FIRST_SEEN_ABSENT}" in row.source, row
+            key = ("together", row.model, "batch")
+            day_before = date(2026, 11, 27)
+            assert row_in_force(rows, key, day_before) == row
+            assert row_in_force(rows, key, FIRST_SEEN_ABSENT) is None
+            # After the end the model bills at its serverless row, which is in force.
+            assert row_in_force(rows, ("together", row.model, "serverless"), FIRST_SEEN_ABSENT)
+
+
+def test_models_not_available_for_batch_are_not_discounted() -> None:
+    rows = read_price_rows(PRICE_CSV)
+    batch_models = {row.model for row in rows if row.pricing_mode == "batch"}
+    assert len(NOT_AVAILABLE_FOR_BATCH) == 6
+    assert not NOT_AVAILABLE_FOR_BATCH & (BATCH_DISCOUNTED | batch_models)
 
 
 def test_demo_models_are_priced_as_the_contract_says() -> None:

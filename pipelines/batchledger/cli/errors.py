@@ -39,11 +39,13 @@ def exit_codes() -> list[tuple[type[BaseException], int]]:
     """Each known failure and its exit code, the most specific first."""
     # Imported when a command runs: the no-op ingest path must not import what these pull in.
     from batchledger.ingest import IngestError
+    from batchledger.invoices import InvoiceError
     from batchledger.published import PublishedError
     from batchledger.warehouse import WarehouseBusyError
 
     return [
         (OpsUsageError, EXIT_USAGE),
+        (InvoiceError, EXIT_USAGE),
         (OpsError, EXIT_FAILURE),
         (TogetherAuthError, EXIT_AUTH),
         (TogetherNotFoundError, EXIT_NOT_FOUND),

@@ -37,6 +37,7 @@ from batchledger.ops.submit import (
     parse_tags,
     print_estimate,
     submit_checked,
+    unavailable_for_batch,
     wait_for,
 )
 from batchledger.settings import Settings, demo_notice, load_settings, warehouse_to_read
@@ -76,6 +77,12 @@ def submit(
     interval: Annotated[
         float, typer.Option("--interval", min=0.0, help="Seconds between polls with --wait.")
     ] = 10.0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Submit even models Together lists as not available for batch."
+        ),
+    ] = False,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -83,6 +90,8 @@ def submit(
 
     Every invalid line is reported with its number and nothing is uploaded. The estimate is an
     upper bound: prompt tokens (chars/4) plus max_tokens per line at the batch rate in prices/.
+    A model Together's batch page lists as not available for batch is refused (a warning with
+    --force); a model without a batch discount is submitted at standard rates.
 
     Examples:
       batchledger submit requests.jsonl --tag team=search --tag project=rewrite
@@ -93,9 +102,12 @@ def submit(
     settings = load_settings()
     tags = parse_tags(tag or [])
     checked = checked_file(file, model=model, max_tokens=max_tokens)
+    unavailable = unavailable_for_batch(checked, force=force)
     result = estimate(checked.requests)
     out = Console(stderr=True) if as_json else console
     print_estimate(result, out)
+    for warning in unavailable:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
     confirm(yes, f"Submit {len(checked.requests)} request(s) from {file.name}?")
     with open_client(settings) as client:
         done = submit_checked(client, settings, file, checked, result, tags=tags)

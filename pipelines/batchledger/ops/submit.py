@@ -18,6 +18,7 @@ from batchledger.ops.api import progress_of, short_id
 from batchledger.ops.errors import OpsUsageError
 from batchledger.ops.estimate import Estimate
 from batchledger.ops.validate import Checked, check_file, write_requests
+from batchledger.pricing import NOT_AVAILABLE_FOR_BATCH
 from batchledger.settings import Settings
 from batchledger.statuses import is_terminal
 from batchledger.store import Submission, record_submission
@@ -57,6 +58,25 @@ def checked_file(path: Path, *, model: str | None, max_tokens: int | None) -> Ch
             f"{len(checked.problems)} problem(s), nothing uploaded:\n" + "\n".join(lines)
         )
     return checked
+
+
+def unavailable_for_batch(checked: Checked, *, force: bool) -> list[str]:
+    """Refuse models Together's batch page lists as not available for batch (such a job
+    fails); with `force`, one warning per model instead. Models without a batch discount are
+    not refused: they run at standard rates."""
+    lines: dict[str, int] = {}
+    for request in checked.requests:
+        if request.model in NOT_AVAILABLE_FOR_BATCH:
+            lines[request.model] = lines.get(request.model, 0) + 1
+    messages = [
+        f"{model} ({count} line(s)) is not available for batch on Together: its batch jobs fail"
+        for model, count in sorted(lines.items())
+    ]
+    if messages and not force:
+        raise OpsUsageError(
+            "\n".join(messages) + "\nnothing uploaded (pass --force to submit anyway)"
+        )
+    return messages
 
 
 def print_estimate(result: Estimate, console: Console) -> None:
