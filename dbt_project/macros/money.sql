@@ -77,3 +77,15 @@
             )
     end
 {%- endmacro %}
+
+{#- USD for `seconds` of audio (DECIMAL(18, 6)) at `usd_per_audio_minute`, as DECIMAL(38, 18):
+    rate * seconds / 60 through usd_scaled, so the one division is exact integer division,
+    truncated to 12 decimal places (a rate whose per-second price has at most 12 decimals,
+    as Whisper's 0.0015 and 0.00075, loses nothing). Exact for seconds below 1e6. -#}
+{% macro usd_for_audio_seconds(seconds, usd_per_audio_minute) -%}
+    {{ usd_scaled(
+        usd_per_audio_minute,
+        'cast(cast(' ~ seconds ~ ' as decimal(18, 6)) * 1000000 as hugeint)',
+        60000000
+    ) }}
+{%- endmacro %}
