@@ -107,6 +107,14 @@ def audio_usd(seconds: Decimal, price: Price) -> Decimal:
     return (price.audio_rate * seconds / 60).quantize(ATTODOLLAR, rounding=ROUND_DOWN)
 
 
+def item_usd(audio: bool, seconds: Decimal, tokens: tuple[int, int, int], price: Price) -> Decimal:
+    """An item's cost at `price`: its audio seconds for an audio item, else its (prompt,
+    cached, completion) tokens."""
+    if audio:
+        return audio_usd(seconds, price)
+    return sum(usd(*tokens, price), Decimal(0))
+
+
 def audio_seconds(text: str) -> Decimal | None:
     """A duration's JSON text as seconds rounded half up to the microsecond, or None when it
     is not a JSON number (a string, a boolean, null)."""
@@ -353,15 +361,14 @@ def expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
         batch_price = price_on(prices, model, "batch", day, audio=audio)
         serverless_price = price_on(prices, model, "serverless", day, audio=audio)
         billed = batch_price or serverless_price
-
-        def cost_at(price: Price) -> Decimal:
-            if audio:
-                return audio_usd(seconds, price)
-            return sum(usd(prompt, cached, completion, price), Decimal(0))
-
+        tokens = (prompt, cached, completion)
         # Flagged usage is never money: the item is unpriced, like one with no price row.
-        cost = cost_at(billed) if billed and not flagged else None
-        realtime = cost_at(serverless_price) if serverless_price and not flagged else None
+        cost = item_usd(audio, seconds, tokens, billed) if billed and not flagged else None
+        realtime = (
+            item_usd(audio, seconds, tokens, serverless_price)
+            if serverless_price and not flagged
+            else None
+        )
         items[key] = Item(
             batch_id=key[0],
             custom_id=key[1],
@@ -450,12 +457,20 @@ def expected_demo_items(scenario: Any, price_csv: Path) -> dict[tuple[str, str],
             else:
                 used_at = completed_at or job.created_at
             day = used_at.astimezone(UTC).date()
-            batch_price = price_on(prices, source.model, "batch", day)
-            serverless_price = price_on(prices, source.model, "serverless", day)
+            audio = job.endpoint in AUDIO_ENDPOINTS
+            batch_price = price_on(prices, source.model, "batch", day, audio=audio)
+            serverless_price = price_on(prices, source.model, "serverless", day, audio=audio)
             billed = batch_price or serverless_price
-            cost = sum(usd(prompt, cached, completion, billed)) if billed else None
+            # An audio result without a duration (the json format) is flagged, never priced.
+            seconds = source.audio_duration if has_usage and audio else None
+            flagged = audio and has_usage and seconds is None
+            seconds = (seconds or Decimal(0)).quantize(MICROSECOND, rounding=ROUND_HALF_UP)
+            tokens = (prompt, cached, completion)
+            cost = item_usd(audio, seconds, tokens, billed) if billed and not flagged else None
             realtime = (
-                sum(usd(prompt, cached, completion, serverless_price)) if serverless_price else None
+                item_usd(audio, seconds, tokens, serverless_price)
+                if serverless_price and not flagged
+                else None
             )
             items[(job.batch_id, source.custom_id)] = Item(
                 batch_id=job.batch_id,
@@ -473,6 +488,7 @@ def expected_demo_items(scenario: Any, price_csv: Path) -> dict[tuple[str, str],
                 realtime_cost_usd=realtime,
                 savings_usd=realtime - cost if realtime is not None and cost is not None else None,
                 cohort=dict(source.metadata or {}),
+                audio_seconds=seconds,
             )
     return items
 
