@@ -50,7 +50,7 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
     emu: Emulator, client: httpx.Client
 ) -> None:
     jobs = client.get("/v1/batches").json()
-    assert isinstance(jobs, list) and len(jobs) == 10
+    assert isinstance(jobs, list) and len(jobs) == 11
     for job in jobs:
         assert set(job) == BATCH_KEYS
         assert UUID4.match(job["id"])
