@@ -84,14 +84,18 @@ items_rateable as (
             case
                 when is_audio and batch_usd_per_audio_minute is not null
                     then batch_model_price_id
-                when not is_audio and batch_usd_per_million_input_tokens is not null
+                when
+                    not is_audio
+                    and batch_usd_per_million_input_tokens is not null
                     and batch_usd_per_million_output_tokens is not null
                     then batch_model_price_id
             end as batch_model_price_id,
             case
                 when is_audio and realtime_usd_per_audio_minute is not null
                     then realtime_model_price_id
-                when not is_audio and realtime_usd_per_million_input_tokens is not null
+                when
+                    not is_audio
+                    and realtime_usd_per_million_input_tokens is not null
                     and realtime_usd_per_million_output_tokens is not null
                     then realtime_model_price_id
             end as realtime_model_price_id
@@ -198,16 +202,17 @@ items_costed as (
                     when is_audio then {{ usd_for_audio_seconds(
                         'audio_seconds', 'realtime_usd_per_audio_minute'
                     ) }}
-                    else {{ input_cost_usd(
-                        'prompt_tokens',
-                        'realtime_cached_prompt_tokens',
-                        'realtime_usd_per_million_input_tokens',
-                        'realtime_usd_per_million_cached_input_tokens'
-                    ) }}
-                    + {{ usd_for_tokens(
-                        'completion_tokens',
-                        'realtime_usd_per_million_output_tokens'
-                    ) }}
+                    else
+                        {{ input_cost_usd(
+                            'prompt_tokens',
+                            'realtime_cached_prompt_tokens',
+                            'realtime_usd_per_million_input_tokens',
+                            'realtime_usd_per_million_cached_input_tokens'
+                        ) }}
+                        + {{ usd_for_tokens(
+                            'completion_tokens',
+                            'realtime_usd_per_million_output_tokens'
+                        ) }}
                 end
         end as realtime_cost_usd
 

@@ -57,11 +57,15 @@ results_validated as (
             when is_audio and audio_duration_json is not null
                 then { 'kind': 'invalid_audio_duration', 'detail': case
                     when audio_seconds is null
-                        then 'duration is ' || left(audio_duration_json, 40)
-                        || ', not a number of seconds'
-                    when audio_seconds < 0 or audio_seconds > {{ var('max_audio_seconds_per_line') }}
-                        then 'duration is ' || audio_seconds || ' s, outside 0 to '
-                        || {{ var('max_audio_seconds_per_line') }}
+                        then
+                            'duration is ' || left(audio_duration_json, 40)
+                            || ', not a number of seconds'
+                    when
+                        audio_seconds < 0
+                        or audio_seconds > {{ var('max_audio_seconds_per_line') }}
+                        then
+                            'duration is ' || audio_seconds || ' s, outside 0 to '
+                            || {{ var('max_audio_seconds_per_line') }}
                 end }
             when is_audio then { 'kind': null, 'detail': null }
             when usage_json is null and is_succeeded
