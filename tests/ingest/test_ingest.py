@@ -187,7 +187,7 @@ def test_lines_carry_what_the_files_said(emulator: Emulator, settings: Settings)
         else:
             assert kind == "error"
             assert error_code == item.error_code
-    assert audio_lines == 23
+    assert audio_lines == 19
 
 
 def test_rerun_adds_nothing_and_downloads_no_content(

@@ -230,7 +230,7 @@ BATCHES: list[dict[str, Any]] = [
         input_file="file-in-w1", output_file="file-out-w1", endpoint=TRANSCRIPTIONS,
     ),
     _batch(
-        "batch-whisper-nov", "COMPLETED", WHISPER, "2026-11-12T08:00:00", "2026-11-12T09:00:00",
+        "batch-whisper-jun", "COMPLETED", WHISPER, "2026-06-15T08:00:00", "2026-06-15T09:00:00",
         input_file="file-in-w2", output_file="file-out-w2", error_file="file-err-w2",
         endpoint="/v1/audio/translations",
     ),
@@ -282,7 +282,7 @@ REQUESTS: list[dict[str, Any]] = [
     _request("batch-whisper-dec", "file-in-w1", 1, "w1-1", WHISPER, {"team": "voice"}),
     _request("batch-whisper-dec", "file-in-w1", 2, "w1-2", WHISPER, {"team": "voice"}),
     *(
-        _request("batch-whisper-nov", "file-in-w2", line, custom_id, WHISPER, {"team": "voice"})
+        _request("batch-whisper-jun", "file-in-w2", line, custom_id, WHISPER, {"team": "voice"})
         for line, custom_id in enumerate(
             ["w2-ok", "w2-float", "w2-json", "w2-str", "w2-neg", "w2-long", "w2-fail", "w2-int",
              "w2-usage"],
@@ -405,7 +405,7 @@ RESULTS += [
     _result("batch-whisper-dec", "file-out-w1", 1, "w1-2", audio_duration="60"),
     _result("batch-whisper-dec", "file-out-w1", 2, "w1-1", audio_duration="1234.5"),
     *(
-        _result("batch-whisper-nov", "file-out-w2", line, custom_id, audio_duration=duration,
+        _result("batch-whisper-jun", "file-out-w2", line, custom_id, audio_duration=duration,
                 usage=usage)
         for line, (custom_id, duration, usage) in enumerate(
             [
@@ -424,7 +424,7 @@ RESULTS += [
             start=1,
         )
     ),
-    _result("batch-whisper-nov", "file-err-w2", 1, "w2-fail", status_code=None,
+    _result("batch-whisper-jun", "file-err-w2", 1, "w2-fail", status_code=None,
             file_kind="error", error=("invalid_audio", "Could not decode the audio file")),
 ]  # fmt: skip
 # created far outside any time (seconds since 1970 in the year 3.1 million): not a usage time.
@@ -465,9 +465,9 @@ FILE_LOADS: list[dict[str, Any]] = [
     _file_load("file-err-odd", "batch-odd-nov", "error", 1),
     _file_load("file-in-w1", "batch-whisper-dec", "input", 2),
     _file_load("file-out-w1", "batch-whisper-dec", "output", 2),
-    _file_load("file-in-w2", "batch-whisper-nov", "input", 9),
-    _file_load("file-out-w2", "batch-whisper-nov", "output", 8),
-    _file_load("file-err-w2", "batch-whisper-nov", "error", 1),
+    _file_load("file-in-w2", "batch-whisper-jun", "input", 9),
+    _file_load("file-out-w2", "batch-whisper-jun", "output", 8),
+    _file_load("file-err-w2", "batch-whisper-jun", "error", 1),
 ]
 
 QUARANTINE: list[dict[str, Any]] = [

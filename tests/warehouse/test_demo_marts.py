@@ -111,13 +111,13 @@ def test_demo_audio_job_is_priced_per_minute_of_audio(demo_con: duckdb.DuckDBPyC
             demo_con, f"select * from marts.fct_batch_items where batch_id = '{job.batch_id}'"
         )
     }
-    assert len(found) == 24
+    assert len(found) == 20
     priced = {
         item.custom_id: item.audio_duration
         for item in job.items
         if item.outcome == "succeeded" and item.audio_duration is not None
     }
-    assert len(priced) == 21
+    assert len(priced) == 17
     for custom_id, seconds in priced.items():
         row = found[custom_id]
         assert seconds is not None

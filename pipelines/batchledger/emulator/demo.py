@@ -127,7 +127,7 @@ _DEMO_JOBS = (
              60, 7200, max_tokens=128, failures=((12, "timeout"), (30, "invalid_request"))),
     # Call recordings transcribed with Whisper, billed per minute of audio: two lines ask for
     # the json format, whose results report no duration (unpriced, flagged); one file fails.
-    _JobPlan(_at("2026-11-13T15:20:40"), WHISPER, 24, "support", "call-transcripts", "ct1",
+    _JobPlan(_at("2026-11-13T15:20:40"), WHISPER, 20, "voice", "call-transcripts", "ct1",
              60, 1800, max_tokens=None, failures=((7, "invalid_audio"),),
              endpoint=TRANSCRIPTIONS_ENDPOINT, json_format_lines=(3, 4)),
 )  # fmt: skip

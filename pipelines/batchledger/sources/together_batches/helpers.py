@@ -77,7 +77,7 @@ _FAST_INPUT_COLUMNS = (
 _FAST_RESULT_COLUMNS = (
     "{{'id': 'VARCHAR', 'custom_id': 'VARCHAR', 'error': 'JSON', 'response': "
     "'STRUCT(status_code VARCHAR, body STRUCT(model VARCHAR, created VARCHAR, usage JSON, "
-    "error JSON, choices STRUCT({choice})[], duration JSON))'}}"
+    "error JSON, choices STRUCT({choice})[], duration JSON{text}))'}}"
 )
 
 # One definition of each column for both paths; `doc` is the parsed line (a from_json struct on
@@ -121,8 +121,10 @@ _CAREFUL_INPUT_FIELDS = _INPUT_FIELDS.format(
 # Result columns carry file_kind before line_number, matching the raw table's order.
 _CAREFUL_RESULT_FIELDS = "$file_kind as file_kind, line_number," + _RESULT_FIELDS.format(
     finish_reason="doc.response.body.choices->>'$[0].finish_reason'",
-    completion_text="case when $store_text and doc is not null then json_extract_string("
-    "raw, '$.response.body.choices[0].message.content') end",
+    # A chat completion's first choice, else an audio result's transcript (`text`).
+    completion_text="case when $store_text and doc is not null then coalesce(json_extract_string("
+    "raw, '$.response.body.choices[0].message.content'), json_extract_string(raw, "
+    "'$.response.body.text')) end",
 )
 
 _CAREFUL_PARSE = """
@@ -202,11 +204,13 @@ def _fast_sql(*, is_input: bool, store_text: bool, many: bool) -> str:
         fields = _INPUT_FIELDS.format(request_bytes="null::bigint", body="null::varchar")
     else:
         columns = _FAST_RESULT_COLUMNS.format(
-            choice="finish_reason VARCHAR, message JSON" if store_text else "finish_reason VARCHAR"
+            choice="finish_reason VARCHAR, message JSON" if store_text else "finish_reason VARCHAR",
+            text=", text JSON" if store_text else "",
         )
         fields = _RESULT_FIELDS.format(
             finish_reason="doc.response.body.choices[1].finish_reason",
-            completion_text="json_extract_string(doc.response.body.choices[1].message, '$.content')"
+            completion_text="coalesce(json_extract_string(doc.response.body.choices[1].message, "
+            "'$.content'), json_extract_string(doc.response.body.text, '$'))"
             if store_text
             else "null::varchar",
         )
