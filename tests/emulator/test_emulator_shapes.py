@@ -50,13 +50,13 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
     emu: Emulator, client: httpx.Client
 ) -> None:
     jobs = client.get("/v1/batches").json()
-    assert isinstance(jobs, list) and len(jobs) == 10
+    assert isinstance(jobs, list) and len(jobs) == 11
     for job in jobs:
         assert set(job) == BATCH_KEYS
         assert UUID4.match(job["id"])
         assert re.fullmatch(r"[0-9a-f]{24}", job["user_id"])
         assert FILE_ID.match(job["input_file_id"])
-        assert job["endpoint"] == "/v1/chat/completions"
+        assert job["endpoint"] in ("/v1/chat/completions", "/v1/audio/transcriptions")
         assert isinstance(job["progress"], float) and 0.0 <= job["progress"] <= 100.0
         assert RFC3339.match(job["created_at"]) and RFC3339.match(job["job_deadline"])
         deadline = _ts(job["job_deadline"]) - _ts(job["created_at"])
@@ -66,7 +66,7 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
         if not terminal:
             assert job["output_file_id"] is None and job["error_file_id"] is None
     statuses = sorted(job["status"] for job in jobs)
-    assert statuses.count("COMPLETED") == 6
+    assert statuses.count("COMPLETED") == 7
     assert {"FAILED", "EXPIRED", "CANCELLED", "IN_PROGRESS"} <= set(statuses)
 
 

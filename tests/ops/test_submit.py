@@ -204,3 +204,63 @@ def test_a_model_without_a_discount_is_submitted_without_force(
     result = cli("submit", str(path), "--yes", "--json")
     assert result.exit_code == 0, result.output + result.stderr
     assert "not available for batch" not in result.stderr
+
+
+WHISPER = "openai/whisper-large-v3"
+
+
+def audio_request(custom_id: str, response_format: str | None = "verbose_json") -> dict[str, Any]:
+    """An audio batch line as Together documents it (method FILE, the audio's URL)."""
+    body: dict[str, Any] = {"file": f"https://calls.example.com/{custom_id}.wav", "model": WHISPER}
+    if response_format is not None:
+        body["response_format"] = response_format
+    return {"custom_id": custom_id, "method": "FILE", "body": body}
+
+
+def test_estimate_warns_of_audio_lines_in_a_format_without_durations(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "calls.jsonl",
+        [
+            audio_request("v-1"),
+            audio_request("j-2", "json"),
+            audio_request("d-3", None),  # Together's default format is json
+            audio_request("v-4"),
+        ],
+    )
+    result = estimate(check_file(path).requests)
+    [whisper] = result.models
+    assert (whisper.model, whisper.audio_lines, whisper.pricing_mode) == (WHISPER, 4, "batch")
+    # Billed per minute of audio, whose length only the results tell: no bound, no tokens.
+    assert (whisper.cost_usd, whisper.prompt_tokens, whisper.max_output_tokens) == (None, 0, 0)
+    [fmt] = [w for w in result.warnings if "response_format" in w]
+    assert "2 audio line(s) ask for response_format 'json' (line 2, 3)" in fmt
+    assert "verbose_json" in fmt and "unpriced" in fmt
+    assert not any("max_tokens" in w for w in result.warnings)
+    clean = write_jsonl(tmp_path / "verbose.jsonl", [audio_request("v-1")])
+    assert not any("response_format" in w for w in estimate(check_file(clean).requests).warnings)
+
+
+def test_submit_audio_batch_warns_and_creates_it_on_the_audio_endpoint(
+    cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_jsonl(
+        tmp_path / "calls.jsonl", [audio_request("v-1"), audio_request("j-2", "json")]
+    )
+    # Audio lines need an audio endpoint: refused before anything is uploaded.
+    emulator.reset_log()
+    refused = cli("submit", str(path), "--yes")
+    assert refused.exit_code == 2 and "--endpoint /v1/audio/transcriptions" in refused.stderr
+    assert uploads(emulator) == []
+    result = cli(
+        "submit", str(path), "--endpoint", "/v1/audio/transcriptions", "--yes", "--json"
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "warning:" in result.stderr and "response_format 'json' (line 2)" in result.stderr
+    payload = json.loads(result.stdout)
+    assert any("verbose_json" in w for w in payload["estimate"]["warnings"])
+    job = emulator.job(payload["batch_id"])
+    assert (job.endpoint, job.model_id) == ("/v1/audio/transcriptions", WHISPER)
+    formats = sorted(
+        (item.custom_id, item.audio.response_format) for item in job.items if item.audio
+    )
+    assert formats == [("j-2", "json"), ("v-1", "verbose_json")]

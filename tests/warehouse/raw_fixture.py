@@ -61,6 +61,8 @@ LLAMA = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 DEEPSEEK = "deepseek-ai/DeepSeek-V4.1-Flash"
 ACME = "acme-ai/Llama-3.1-8B-labeler-ft"
 QWEN = "Qwen/Qwen2.5-7B-Instruct-Turbo"
+WHISPER = "openai/whisper-large-v3"
+TRANSCRIPTIONS = "/v1/audio/transcriptions"
 SEARCH = {"team": "search", "project": "ranker"}
 ADS = {"team": "ads", "project": "bidder"}
 
@@ -139,6 +141,7 @@ TABLES: dict[str, dict[str, str]] = {
         "error_code": "varchar",
         "error_message": "varchar",
         "completion_text": "varchar",
+        "audio_duration": "varchar",
     },
     "quarantine": {
         "file_id": "varchar",
@@ -163,6 +166,7 @@ def _batch(
     output_file: str | None = None,
     error_file: str | None = None,
     progress: float = 100.0,
+    endpoint: str = "/v1/chat/completions",
 ) -> dict[str, Any]:
     created_at = _ts(created)
     return {
@@ -173,7 +177,7 @@ def _batch(
         "status": status,
         "job_deadline": created_at + timedelta(hours=24),
         "created_at": created_at,
-        "endpoint": "/v1/chat/completions",
+        "endpoint": endpoint,
         "progress": progress,
         "model_id": model,
         "output_file_id": output_file,
@@ -217,6 +221,18 @@ BATCHES: list[dict[str, Any]] = [
     _batch(
         "batch-odd-nov", "COMPLETED", LLAMA, "2025-11-10T08:00:00", "2025-11-10T10:00:00",
         input_file="file-in-odd", output_file="file-out-odd", error_file="file-err-odd",
+    ),
+    # Audio transcription batches, billed per minute of audio: one before Whisper's batch
+    # row starts (2026-05-11, serverless rate) and one after it (batch rate), with results
+    # in the json format (no duration), with odd durations and a failed request.
+    _batch(
+        "batch-whisper-dec", "COMPLETED", WHISPER, "2025-12-01T08:00:00", "2025-12-01T08:20:00",
+        input_file="file-in-w1", output_file="file-out-w1", endpoint=TRANSCRIPTIONS,
+    ),
+    _batch(
+        "batch-whisper-jun", "COMPLETED", WHISPER, "2026-06-15T08:00:00", "2026-06-15T09:00:00",
+        input_file="file-in-w2", output_file="file-out-w2", error_file="file-err-w2",
+        endpoint="/v1/audio/translations",
     ),
 ]  # fmt: skip
 
@@ -263,6 +279,16 @@ REQUESTS: list[dict[str, Any]] = [
             start=1,
         )
     ),
+    _request("batch-whisper-dec", "file-in-w1", 1, "w1-1", WHISPER, {"team": "voice"}),
+    _request("batch-whisper-dec", "file-in-w1", 2, "w1-2", WHISPER, {"team": "voice"}),
+    *(
+        _request("batch-whisper-jun", "file-in-w2", line, custom_id, WHISPER, {"team": "voice"})
+        for line, custom_id in enumerate(
+            ["w2-ok", "w2-float", "w2-json", "w2-str", "w2-neg", "w2-long", "w2-fail", "w2-int",
+             "w2-usage"],
+            start=1,
+        )
+    ),
 ]  # fmt: skip
 
 
@@ -278,6 +304,7 @@ def _result(
     created: str | None = None,
     error: tuple[str, str] | None = None,
     file_kind: str = "output",
+    audio_duration: str | None = None,
 ) -> dict[str, Any]:
     return {
         "batch_id": batch_id,
@@ -294,6 +321,7 @@ def _result(
         "error_code": error[0] if error else None,
         "error_message": error[1] if error else None,
         "completion_text": None,
+        "audio_duration": audio_duration,
     }
 
 
@@ -372,6 +400,33 @@ RESULTS: list[dict[str, Any]] = [
         )
     ),
 ]  # fmt: skip
+# Audio results carry no model, usage or created: their batch's completion is their usage time.
+RESULTS += [
+    _result("batch-whisper-dec", "file-out-w1", 1, "w1-2", audio_duration="60"),
+    _result("batch-whisper-dec", "file-out-w1", 2, "w1-1", audio_duration="1234.5"),
+    *(
+        _result("batch-whisper-jun", "file-out-w2", line, custom_id, audio_duration=duration,
+                usage=usage)
+        for line, (custom_id, duration, usage) in enumerate(
+            [
+                ("w2-ok", "187.52", None),
+                # Seconds are read from the JSON text and rounded half up to the microsecond.
+                ("w2-float", "7.2562358276643995", None),
+                # The json response format: no duration, so no price (never $0).
+                ("w2-json", None, None),
+                ("w2-str", '"12.5"', None),
+                ("w2-neg", "-3.0", None),
+                ("w2-long", "14400.5", None),
+                ("w2-int", "3600", None),
+                # An audio line's usage is not read: it is billed on its duration alone.
+                ("w2-usage", "30.0000005", _usage(999, 999)),
+            ],
+            start=1,
+        )
+    ),
+    _result("batch-whisper-jun", "file-err-w2", 1, "w2-fail", status_code=None,
+            file_kind="error", error=("invalid_audio", "Could not decode the audio file")),
+]  # fmt: skip
 # created far outside any time (seconds since 1970 in the year 3.1 million): not a usage time.
 RESULTS[[r["custom_id"] for r in RESULTS].index("o-time")]["created"] = 99_999_999_999_999
 
@@ -408,6 +463,11 @@ FILE_LOADS: list[dict[str, Any]] = [
     _file_load("file-in-odd", "batch-odd-nov", "input", 18),
     _file_load("file-out-odd", "batch-odd-nov", "output", 18, quarantined=1),
     _file_load("file-err-odd", "batch-odd-nov", "error", 1),
+    _file_load("file-in-w1", "batch-whisper-dec", "input", 2),
+    _file_load("file-out-w1", "batch-whisper-dec", "output", 2),
+    _file_load("file-in-w2", "batch-whisper-jun", "input", 9),
+    _file_load("file-out-w2", "batch-whisper-jun", "output", 8),
+    _file_load("file-err-w2", "batch-whisper-jun", "error", 1),
 ]
 
 QUARANTINE: list[dict[str, Any]] = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from batchledger.pricing import (
     NOT_AVAILABLE_FOR_BATCH,
@@ -25,6 +26,7 @@ BATCH_DISCOUNTED = {
     "Qwen/Qwen2.5-7B-Instruct-Turbo",
     "mistralai/Mixtral-8x7B-Instruct-v0.1",
     "zai-org/GLM-4.5-Air-FP8",
+    "openai/whisper-large-v3",
 }
 # Discounted at the launch (blog 2025-06-11, docs of the time), absent from the current page:
 # their discount ends on the first date a source shows it absent (prices/README.md).
@@ -39,6 +41,7 @@ DISCOUNT_ENDED = {
     "Qwen/Qwen2.5-72B-Instruct-Turbo",
 }
 FIRST_SEEN_ABSENT = date(2026, 11, 28)
+WHISPER = "openai/whisper-large-v3"
 
 
 def test_header_is_exactly_the_contract() -> None:
@@ -52,8 +55,17 @@ def test_every_row_parses_with_a_source() -> None:
     for row in rows:
         assert row.provider == "together"
         assert row.source.strip(), row
-        assert row.usd_per_million_input_tokens >= 0 and row.usd_per_million_output_tokens >= 0
-        assert row.usd_per_million_input_tokens.as_tuple().exponent >= -9  # DECIMAL(18,9)
+        # Token rates for a text model, an audio rate for a speech model (issue 11).
+        assert row.has_token_rates or row.usd_per_audio_minute is not None, row
+        rates = (
+            row.usd_per_million_input_tokens,
+            row.usd_per_million_output_tokens,
+            row.usd_per_million_cached_input_tokens,
+            row.usd_per_audio_minute,
+        )
+        for rate in rates:
+            if rate is not None:
+                assert rate >= 0 and rate.as_tuple().exponent >= -9, row  # DECIMAL(18,9)
 
 
 def test_windows_never_overlap() -> None:
@@ -71,8 +83,14 @@ def test_batch_rows_are_half_the_serverless_rate() -> None:
     for row in batch:
         serverless = row_in_force(rows, ("together", row.model, "serverless"), row.valid_from)
         assert serverless is not None, row.model
-        assert row.usd_per_million_input_tokens * 2 == serverless.usd_per_million_input_tokens
-        assert row.usd_per_million_output_tokens * 2 == serverless.usd_per_million_output_tokens
+        for name in (
+            "usd_per_million_input_tokens",
+            "usd_per_million_output_tokens",
+            "usd_per_audio_minute",
+        ):
+            rate, full = getattr(row, name), getattr(serverless, name)
+            assert (rate is None) == (full is None), (row.model, name)
+            assert rate is None or rate * 2 == full, (row.model, name)
 
 
 def test_no_discount_runs_on_without_evidence() -> None:
@@ -121,3 +139,28 @@ def test_demo_models_are_priced_as_the_contract_says() -> None:
     assert rate(DEEPSEEK, "batch") is None
     assert rate(DEEPSEEK, "serverless") == (Decimal("0.3"), Decimal("1.2"), Decimal("0.006"))
     assert rate(ACME, "serverless") is None and rate(ACME, "batch") is None
+    # Whisper: per minute of audio, half price in batch (from 2026-05-11), no token rates.
+    whisper = {
+        mode: row_in_force(rows, ("together", WHISPER, mode), day)
+        for mode in ("batch", "serverless")
+    }
+    assert {mode: row and row.usd_per_audio_minute for mode, row in whisper.items()} == {
+        "batch": Decimal("0.00075"),
+        "serverless": Decimal("0.0015"),
+    }
+    assert rate(WHISPER, "batch") == (None, None, None)
+    assert row_in_force(rows, ("together", WHISPER, "batch"), date(2026, 5, 10)) is None
+
+
+def test_rows_written_before_the_audio_column_read_as_empty(tmp_path: Path) -> None:
+    """The column was added after the first rows: a row that ends at `source` is a row with no
+    audio rate, in Python as in dbt (the seed loads through agate, which pads it)."""
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        ",".join(PRICE_COLUMNS) + "\n"
+        "together,m,serverless,0.2,0.4,,2025-01-01,,old row\n"
+        "together,w,serverless,,,,2025-01-01,,audio row,0.006\n"
+    )
+    old, audio = read_price_rows(path)
+    assert old.usd_per_audio_minute is None and old.has_token_rates
+    assert audio.usd_per_audio_minute == Decimal("0.006") and not audio.has_token_rates

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from batchledger.ops.api import progress_of, short_id
 from batchledger.ops.errors import OpsUsageError
-from batchledger.ops.estimate import Estimate
+from batchledger.ops.estimate import AUDIO_ENDPOINTS, CHAT_ENDPOINT, Estimate, is_audio_request
 from batchledger.ops.validate import Checked, check_file, write_requests
 from batchledger.pricing import NOT_AVAILABLE_FOR_BATCH
 from batchledger.settings import Settings
@@ -79,6 +79,31 @@ def unavailable_for_batch(checked: Checked, *, force: bool) -> list[str]:
     return messages
 
 
+def batch_endpoint(checked: Checked, endpoint: str | None) -> str:
+    """The endpoint to create the batch on: chat unless --endpoint names an audio one, which
+    audio lines (method FILE) need; a file that mixes the two cannot be one batch."""
+    audio = sum(is_audio_request(request) for request in checked.requests)
+    if audio and audio < len(checked.requests):
+        raise OpsUsageError(
+            f"{audio} of {len(checked.requests)} lines are audio requests: a batch is either "
+            "audio or chat; split the file"
+        )
+    if endpoint is None:
+        if audio:
+            raise OpsUsageError(
+                "audio lines need --endpoint /v1/audio/transcriptions or /v1/audio/translations"
+            )
+        return CHAT_ENDPOINT
+    if endpoint not in (CHAT_ENDPOINT, *AUDIO_ENDPOINTS):
+        raise OpsUsageError(
+            f"--endpoint must be one of {CHAT_ENDPOINT}, {', '.join(AUDIO_ENDPOINTS)}"
+        )
+    if (endpoint in AUDIO_ENDPOINTS) != bool(audio):
+        kind = "audio" if audio else "chat"
+        raise OpsUsageError(f"{endpoint} does not take {kind} lines")
+    return endpoint
+
+
 def print_estimate(result: Estimate, console: Console) -> None:
     table = Table(title="Upper-bound cost estimate", title_justify="left")
     for column in ("model", "lines", "prompt tokens (est.)", "max output tokens", "rate", "USD"):
@@ -111,6 +136,7 @@ def submit_checked(
     *,
     tags: dict[str, str],
     parent_batch_id: str | None = None,
+    endpoint: str = CHAT_ENDPOINT,
 ) -> Submitted:
     models = sorted({request.model for request in checked.requests})
     with tempfile.TemporaryDirectory(prefix="batchledger-submit-") as tmp:
@@ -121,7 +147,7 @@ def submit_checked(
             write_requests(checked.requests, upload_path)
         uploaded = client.upload_file(upload_path)
     job, warning = client.create_batch(
-        str(uploaded["id"]), model_id=models[0] if len(models) == 1 else None
+        str(uploaded["id"]), endpoint=endpoint, model_id=models[0] if len(models) == 1 else None
     )
     total = result.total_usd
     submission = Submission(

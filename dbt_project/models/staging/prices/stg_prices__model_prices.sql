@@ -17,6 +17,7 @@ renamed as (
         usd_per_million_input_tokens,
         usd_per_million_output_tokens,
         usd_per_million_cached_input_tokens,
+        usd_per_audio_minute,
         valid_from,
         valid_to,
         -- Rows are append-only, so valid_to is usually empty: a row's window then closes
