@@ -563,7 +563,8 @@ INVOICE_LINES: list[dict[str, Any]] = [
     _invoice_line("together-2025-q4.csv", 4, "2025-10", None, "Support plan", "0.001"),
     _invoice_line("together-2025-q4.csv", 5, "2025-11", None, "Batch inference", "0.0014"),
     _invoice_line("together-2025-q4.csv", 6, "2025-11", None, "Credit", "-0.0001"),
-    _invoice_line("together-2025-q4.csv", 7, "2025-12", None, "Batch inference", "0.5"),
+    # A month invoiced in which nothing was used (December has the audio fixture's job).
+    _invoice_line("together-2026-01.csv", 2, "2026-01", None, "Batch inference", "0.5"),
 ]
 
 

@@ -59,12 +59,12 @@ def test_tie_out_matches_an_independent_computation(con: duckdb.DuckDBPyConnecti
         (date(2025, 10, 1), "model", acme): True,
         # November: a month total and a credit, within 0.01 USD of the computed cost.
         (date(2025, 11, 1), "month", None): True,
-        # December: invoiced, but nothing was used.
-        (date(2025, 12, 1), "month", None): False,
+        # January 2026: invoiced, but nothing was used.
+        (date(2026, 1, 1), "month", None): False,
     }
     october_deepseek = expected[(date(2025, 10, 1), "model", deepseek)]
     assert october_deepseek.difference_usd == Decimal("0.03")
-    assert expected[(date(2025, 12, 1), "month", None)].difference_percent is None
+    assert expected[(date(2026, 1, 1), "month", None)].difference_percent is None
 
 
 def test_tolerance_is_a_dbt_var(warehouse: BuiltWarehouse) -> None:
