@@ -29,14 +29,18 @@ from pathlib import Path
 INVOICE_FIELDS: tuple[str, ...] = ("month", "description", "model", "amount_usd", "currency")
 REQUIRED_FIELDS: tuple[str, ...] = ("month", "amount_usd")
 CURRENCY = "USD"
-# DECIMAL(38, 18) in the warehouse: 20 digits before the point.
-MAX_ABS_AMOUNT = Decimal(10) ** 20
+# The money macros take USD amounts below 1e14 (picodollars in a HUGEINT), per line and per
+# month: a larger figure would fail the build, so it is refused here.
+MAX_ABS_AMOUNT = Decimal(10) ** 14
+# An invoice CSV is a few kilobytes; anything past this is not one (and is not read whole).
+MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_SCALE = 18
 MAX_PROBLEMS_SHOWN = 50
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
-_PLAIN = re.compile(r"^-?\d+(\.\d+)?$")
-_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+# ASCII digits only: \d would also take Arabic-Indic or full-width digits.
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?$")
+_PLAIN = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_THOUSANDS = re.compile(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 
 
 class InvoiceError(ValueError):
@@ -101,6 +105,9 @@ def parse_amount(text: str) -> Decimal:
     negative = cleaned.startswith("(") and cleaned.endswith(")")
     if negative:
         cleaned = cleaned[1:-1].strip()
+        if cleaned.startswith(("-", "+", "(")):
+            # "(-5)" is no accounting notation: a credit must not turn into a charge.
+            raise ValueError(f"amount {text!r} has a sign inside its parentheses")
     if cleaned.startswith("-$"):
         cleaned = "-" + cleaned[2:]
     cleaned = cleaned.removeprefix("$").strip()
@@ -183,6 +190,11 @@ def read_invoice(path: Path, mapping: dict[str, str] | None = None) -> InvoiceFi
     """Every line of an invoice CSV, or InvoiceError naming the file and each bad line."""
     name = path.name
     try:
+        if path.exists() and not path.is_file():
+            # A FIFO would block the read forever, a device could be endless.
+            raise InvoiceError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InvoiceError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB; not an invoice")
         data = path.read_bytes()
     except OSError as exc:
         raise InvoiceError(f"{path}: cannot read it ({exc.strerror or exc})") from None
@@ -220,4 +232,15 @@ def read_invoice(path: Path, mapping: dict[str, str] | None = None) -> InvoiceFi
         raise InvoiceError(f"{len(problems)} bad line(s), nothing imported:\n" + "\n".join(shown))
     if not lines:
         raise InvoiceError(f"{name}: no invoice lines below the header")
+    totals: dict[str, Decimal] = {}
+    for line in lines:
+        totals[line.invoice_month] = totals.get(line.invoice_month, Decimal(0)) + abs(
+            line.amount_usd
+        )
+    too_large = sorted(month for month, total in totals.items() if total >= MAX_ABS_AMOUNT)
+    if too_large:
+        raise InvoiceError(
+            f"{name}: the lines of {', '.join(too_large)} add up to 1e14 USD or more; "
+            "nothing imported"
+        )
     return InvoiceFile(name=name, sha256=hashlib.sha256(data).hexdigest(), lines=tuple(lines))

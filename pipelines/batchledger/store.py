@@ -219,3 +219,14 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]])
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+def restore_store(path: Path, before: bytes | None) -> None:
+    """Put a store file back as it was (`before`: its bytes, or None when it did not exist),
+    written beside it and renamed into place like every store write."""
+    if before is None:
+        path.unlink(missing_ok=True)
+        return
+    staging = path.with_name(f".{path.name}.restore")
+    staging.write_bytes(before)
+    os.replace(staging, path)

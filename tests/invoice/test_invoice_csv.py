@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -122,7 +123,13 @@ def test_amounts_are_exact(text: str, amount: str) -> None:
     assert str(parse_amount(text)) == amount
 
 
-@pytest.mark.parametrize("text", ["1,23", "1.2.3", "inf", "0x10", "1_000", "1e-2", "12,34.5"])
+# "(-5)" must not become +5; "\u0661\u0662" (Arabic-Indic) and "\uff11" (full-width) digits are
+# no ASCII figures; 1e14 is past what the money macros hold.
+@pytest.mark.parametrize(
+    "text",
+    ["1,23", "1.2.3", "inf", "0x10", "1_000", "1e-2", "12,34.5", "(-5)", "(+5)",
+     "\u0661\u0662\u0663", "\uff11\uff12", "100000000000000", "-100000000000000.5"],
+)  # fmt: skip
 def test_odd_amounts_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_amount(text)
@@ -165,3 +172,19 @@ def test_a_month_from_another_file_needs_replace(tmp_path: Path, store_settings:
         ("2026-10", "nov.csv", "-0.000000000000000001"),
         ("2026-11", "nov-v2.csv", "13"),
     ]
+
+
+def test_odd_months_and_files_are_refused(tmp_path: Path) -> None:
+    arabic = "\u0662\u0660\u0662\u0666-\u0661\u0661"
+    with pytest.raises(InvoiceError, match="line 2: month"):
+        read_invoice(write(tmp_path / "m.csv", f"month,description,amount_usd\n{arabic},x,1\n"))
+    # Lines below 1e14 each, but the month adds up past what the marts hold.
+    big = "month,description,amount_usd\n2026-11,a,60000000000000\n2026-11,b,-60000000000000\n"
+    with pytest.raises(InvoiceError, match="2026-11 add up to 1e14 USD or more"):
+        read_invoice(write(tmp_path / "big.csv", big))
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # a read would block forever
+    with pytest.raises(InvoiceError, match="not a regular file"):
+        read_invoice(fifo)
+    with pytest.raises(InvoiceError, match="not a regular file"):
+        read_invoice(tmp_path)

@@ -576,7 +576,9 @@ def expected_invoice_reconciliation(
             unpriced_items=sum(n for key, n in unpriced.items() if mine(key)),
             invoiced_usd=total,
             difference_usd=difference,
-            difference_percent=_percent(difference, computed),
+            difference_percent=(
+                _percent(difference, computed) if abs(difference) < computed * 10**9 else None
+            ),
             tolerance_usd=allowed,
             within_tolerance=abs(difference) <= allowed,
         )
