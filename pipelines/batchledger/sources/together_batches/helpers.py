@@ -61,7 +61,9 @@ _INPUT_SHAPE = (
     '"metadata": "JSON"}'
 )
 # `duration` is what an audio (transcription or translation) result reports, in seconds; it
-# stays JSON so that its text reaches the warehouse as written, never through a float.
+# stays JSON text. DuckDB writes a JSON number back in its shortest double form, so more than
+# 15 significant digits are normalised: below the microsecond staging rounds to (see
+# docs/reference/together-audio-batches.md).
 _RESULT_SHAPE = (
     '{"id": "VARCHAR", "custom_id": "VARCHAR", "error": "JSON", "response": {"status_code": '
     '"VARCHAR", "body": {"model": "VARCHAR", "created": "VARCHAR", "usage": "JSON", '
