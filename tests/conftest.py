@@ -34,6 +34,7 @@ SHARED_WAREHOUSE_FILES = {
             "tests/warehouse/test_demo_marts.py",
             "tests/warehouse/test_docs_site.py",
             "tests/warehouse/test_focus_export.py",
+            "tests/warehouse/test_invoice_reconciliation.py",
             "tests/warehouse/test_marts.py",
             "tests/warehouse/test_old_clients.py",
             "tests/warehouse/test_parquet_marts.py",

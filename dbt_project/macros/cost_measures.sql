@@ -13,13 +13,15 @@
     cast(sum({{ items }}.cached_prompt_tokens) as bigint) as cached_prompt_tokens,
     cast(sum({{ items }}.completion_tokens) as bigint) as completion_tokens,
     cast(sum({{ items }}.total_tokens) as bigint) as total_tokens,
+    sum({{ items }}.audio_seconds) as audio_seconds,
     sum({{ items }}.input_cost_usd) as input_cost_usd,
     sum({{ items }}.output_cost_usd) as output_cost_usd,
+    sum({{ items }}.audio_cost_usd) as audio_cost_usd,
     sum({{ items }}.cost_usd) as cost_usd,
     sum({{ items }}.realtime_cost_usd) as realtime_cost_usd,
     sum({{ items }}.savings_usd) as savings_usd,
     {{ usd_per_million_tokens(
-        'sum(' ~ items ~ '.cost_usd)',
+        'sum(' ~ items ~ '.input_cost_usd + ' ~ items ~ '.output_cost_usd)',
         'sum(' ~ items ~ '.total_tokens) filter (where ' ~ items ~ '.is_priced)'
     ) }} as usd_per_million_tokens
 {%- endmacro %}
@@ -45,8 +47,10 @@
     cast(sum({{ items }}.total_tokens) as bigint) as total_tokens,
     cast(sum({{ items }}.total_tokens) filter (where {{ items }}.is_priced) as bigint)
         as priced_total_tokens,
+    sum({{ items }}.audio_seconds) as audio_seconds,
     sum({{ items }}.input_cost_usd) as input_cost_usd,
     sum({{ items }}.output_cost_usd) as output_cost_usd,
+    sum({{ items }}.audio_cost_usd) as audio_cost_usd,
     sum({{ items }}.cost_usd) as cost_usd,
     sum({{ items }}.realtime_cost_usd) as realtime_cost_usd,
     sum({{ items }}.savings_usd) as savings_usd
@@ -66,13 +70,15 @@
     cast(sum({{ sums }}.cached_prompt_tokens) as bigint) as cached_prompt_tokens,
     cast(sum({{ sums }}.completion_tokens) as bigint) as completion_tokens,
     cast(sum({{ sums }}.total_tokens) as bigint) as total_tokens,
+    sum({{ sums }}.audio_seconds) as audio_seconds,
     sum({{ sums }}.input_cost_usd) as input_cost_usd,
     sum({{ sums }}.output_cost_usd) as output_cost_usd,
+    sum({{ sums }}.audio_cost_usd) as audio_cost_usd,
     sum({{ sums }}.cost_usd) as cost_usd,
     sum({{ sums }}.realtime_cost_usd) as realtime_cost_usd,
     sum({{ sums }}.savings_usd) as savings_usd,
     {{ usd_per_million_tokens(
-        'sum(' ~ sums ~ '.cost_usd)',
+        'sum(' ~ sums ~ '.input_cost_usd + ' ~ sums ~ '.output_cost_usd)',
         'sum(' ~ sums ~ '.priced_total_tokens)'
     ) }} as usd_per_million_tokens
 {%- endmacro %}
@@ -86,10 +92,12 @@
             'items_pending', 'unpriced_items', 'orphan_items', 'priced_items',
             'realtime_priced_items', 'items_with_savings', 'prompt_tokens',
             'cached_prompt_tokens', 'completion_tokens', 'total_tokens', 'priced_total_tokens',
+            'audio_seconds',
         ],
         'amounts': {
             'input_cost_usd': 'priced_items',
             'output_cost_usd': 'priced_items',
+            'audio_cost_usd': 'priced_items',
             'cost_usd': 'priced_items',
             'realtime_cost_usd': 'realtime_priced_items',
             'savings_usd': 'items_with_savings',

@@ -77,3 +77,21 @@
             )
     end
 {%- endmacro %}
+
+{#- USD for `seconds` of audio (DECIMAL(18, 6)) at `usd_per_audio_minute` (DECIMAL(18, 9)), as
+    DECIMAL(38, 18): rate * seconds / 60 as an exact integer division of nano-dollars x
+    microseconds (x 1000, for 18 decimal places) by 60, truncated to 18 decimal places. So it
+    is exact whenever the per-second price (rate / 60) has at most 12 decimal places, as
+    Whisper's 0.0015 and 0.00075 do; otherwise it falls short by less than 1e-18 USD. Exact
+    for rates below 1e9 USD per minute and seconds below 1e9. -#}
+{% macro usd_for_audio_seconds(seconds, usd_per_audio_minute) -%}
+    cast(
+        {{ exact_quotient(
+            'cast(cast(' ~ usd_per_audio_minute ~ ' as decimal(18, 9)) * 1000000000 as hugeint)'
+            ~ ' * cast(cast(' ~ seconds ~ ' as decimal(18, 6)) * 1000000 as hugeint) * 1000',
+            60,
+            18
+        ) }}
+        as decimal(38, 18)
+    )
+{%- endmacro %}

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from rich.table import Table
 from batchledger.build import BuildError, BuildResult, build_and_publish, dbt_artifacts_dir
 from batchledger.build_state import ops_inputs_fingerprint, read_build_state
 from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_models
+from batchledger.invoices import read_invoice
+from batchledger.paths import DEMO_INVOICE
 from batchledger.published import report_path
 from batchledger.run_stats import peak_rss_mb, write_run_stats
 from batchledger.settings import Settings, duckdb_memory_limit, duckdb_threads, uses_demo
@@ -26,7 +29,14 @@ from batchledger.sources.batchledger_ops.helpers import has_records
 from batchledger.sources.together_batches.events import FileUnavailable, SourceEvent
 from batchledger.sources.together_batches.helpers import IngestPlan, list_account
 from batchledger.sources.together_batches.settings import DATASET_NAME, PIPELINE_NAME
-from batchledger.store import SUBMISSIONS_FILE, TAGS_FILE, ops_dir
+from batchledger.store import (
+    INVOICE_LINES_FILE,
+    SUBMISSIONS_FILE,
+    TAGS_FILE,
+    invoice_lines_in,
+    ops_dir,
+    record_invoice,
+)
 from batchledger.together import TogetherClient
 from batchledger.transform import DbtChild, DbtOutcome, dbt_project_exists
 from batchledger.warehouse import (
@@ -49,7 +59,7 @@ BUILD_MODES = {
     "publish_only": "published (the published file was missing)",
 }
 # The ops store's files that marts read; alert state is not an input.
-OPS_INPUT_FILES = (SUBMISSIONS_FILE, TAGS_FILE)
+OPS_INPUT_FILES = (SUBMISSIONS_FILE, TAGS_FILE, INVOICE_LINES_FILE)
 
 # A key the bundled emulator accepts; it is not a secret and never reaches the real API.
 DEMO_API_KEY = "demo-emulator-key"
@@ -188,6 +198,8 @@ def run_ingest(
                     report = load_raw(settings, work_db, client, plan, on_event)
                     stages["load"] = time.monotonic() - mark
                 report = replace(report, api_warnings=list(client.warnings))
+            if settings.demo:
+                seed_demo_invoice(settings)
             ops_inputs = load_ops_store(settings, work_db)
             result = IngestResult(
                 settings=settings, report=report, build=None, seconds=0.0, stages=stages
@@ -361,6 +373,24 @@ def load_ops_store(settings: Settings, work_db: Path) -> str:
         pipeline.run(batchledger_ops(folder))
         drop_load_staging(work_db, (ops_source.DATASET_NAME,))
     return fingerprint
+
+
+def seed_demo_invoice(settings: Settings) -> None:
+    """The demo's ops store gets the bundled invoice (emulator/data/), once: the invoice tie-out
+    then has rows to show. A real warehouse never gets it."""
+    if invoice_lines_in(ops_dir(settings)):
+        return
+    invoice = read_invoice(DEMO_INVOICE)
+    record_invoice(settings, invoice, imported_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def rebuild_after_ops_change(settings: Settings, work_db: Path) -> BuildResult:
+    """Load the ops store (an invoice import just changed it) and bring the marts up to date:
+    the load is new, so the build is incremental, and the invoice mart is rebuilt."""
+    ops_inputs = load_ops_store(settings, work_db)
+    return build_and_publish(
+        work_db, settings.db_path, work_dir=settings.work_dir, ops_inputs=ops_inputs
+    )
 
 
 def print_summary(result: IngestResult, console: Console) -> None:

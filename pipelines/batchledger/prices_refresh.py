@@ -105,7 +105,7 @@ def together_catalog(as_of: date) -> list[CatalogPrice]:
     return catalog
 
 
-def _figures(row: PriceRow) -> tuple[Decimal, Decimal, Decimal | None]:
+def _figures(row: PriceRow) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
     return (
         row.usd_per_million_input_tokens,
         row.usd_per_million_output_tokens,
@@ -115,7 +115,7 @@ def _figures(row: PriceRow) -> tuple[Decimal, Decimal, Decimal | None]:
 
 def _merge(
     offered: tuple[Decimal | None, Decimal | None, Decimal | None], current: PriceRow
-) -> tuple[Decimal, Decimal, Decimal | None]:
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
     """genai-prices' figures, keeping the current row's figure wherever genai-prices has none."""
     old = _figures(current)
     return (

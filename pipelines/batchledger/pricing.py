@@ -25,25 +25,53 @@ PRICE_COLUMNS: tuple[str, ...] = (
     "valid_from",
     "valid_to",
     "source",
+    # Added after the first rows (issue 11): rows written before it end at `source`, and a
+    # missing trailing field reads as empty.
+    "usd_per_audio_minute",
 )
 PRICING_MODES: frozenset[str] = frozenset({"serverless", "batch"})
+
+# Models Together's batch page lists under "Models not available for batch" ("Batch jobs that
+# target these models will fail"): docs.together.ai/docs/inference/batch/overview, as seen on
+# 2026-11-28 (prices/README.md). `submit` refuses them (a warning with --force). A model that
+# merely lacks a batch discount is not here: it runs at standard rates.
+NOT_AVAILABLE_FOR_BATCH: frozenset[str] = frozenset(
+    {
+        "deepseek-ai/DeepSeek-R1",
+        "deepseek-ai/DeepSeek-V3.1",
+        "deepseek-ai/DeepSeek-V4-Pro",
+        "MiniMaxAI/MiniMax-M2.7",
+        "moonshotai/Kimi-K2.5",
+        "moonshotai/Kimi-K2.6",
+    }
+)
 
 PriceKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
 class PriceRow:
-    """One line of the price seed; rates are USD per million tokens."""
+    """One line of the price seed: token rates are USD per million tokens, the audio rate USD
+    per minute of audio. A row has both token rates (a text model), an audio rate (a speech
+    model such as Whisper), or both."""
 
     provider: str
     model: str
     pricing_mode: str
-    usd_per_million_input_tokens: Decimal
-    usd_per_million_output_tokens: Decimal
+    usd_per_million_input_tokens: Decimal | None
+    usd_per_million_output_tokens: Decimal | None
     usd_per_million_cached_input_tokens: Decimal | None
     valid_from: date
     valid_to: date | None
     source: str
+    usd_per_audio_minute: Decimal | None = None
+
+    @property
+    def has_token_rates(self) -> bool:
+        return (
+            self.usd_per_million_input_tokens is not None
+            and self.usd_per_million_output_tokens is not None
+        )
 
     @property
     def key(self) -> PriceKey:
@@ -60,6 +88,7 @@ class PriceRow:
             self.valid_from.isoformat(),
             self.valid_to.isoformat() if self.valid_to else "",
             self.source,
+            format_decimal(self.usd_per_audio_minute),
         ]
 
 
@@ -70,8 +99,9 @@ def format_decimal(value: Decimal | None) -> str:
     return format(value.normalize(), "f")
 
 
-def _optional_decimal(text: str) -> Decimal | None:
-    return Decimal(text) if text.strip() else None
+def _optional_decimal(text: str | None) -> Decimal | None:
+    # None: a row written before its column existed (csv.DictReader's missing trailing field).
+    return Decimal(text) if text and text.strip() else None
 
 
 def _optional_date(text: str) -> date | None:
@@ -83,19 +113,26 @@ def parse_price_row(record: dict[str, str]) -> PriceRow:
     mode = record["pricing_mode"]
     if mode not in PRICING_MODES:
         raise ValueError(f"unknown pricing_mode {mode!r} for {record['model']!r}")
-    return PriceRow(
+    row = PriceRow(
         provider=record["provider"],
         model=record["model"],
         pricing_mode=mode,
-        usd_per_million_input_tokens=Decimal(record["usd_per_million_input_tokens"]),
-        usd_per_million_output_tokens=Decimal(record["usd_per_million_output_tokens"]),
+        usd_per_million_input_tokens=_optional_decimal(record["usd_per_million_input_tokens"]),
+        usd_per_million_output_tokens=_optional_decimal(record["usd_per_million_output_tokens"]),
         usd_per_million_cached_input_tokens=_optional_decimal(
             record["usd_per_million_cached_input_tokens"]
         ),
         valid_from=date.fromisoformat(record["valid_from"]),
         valid_to=_optional_date(record["valid_to"]),
         source=record["source"],
+        usd_per_audio_minute=_optional_decimal(record.get("usd_per_audio_minute")),
     )
+    if not row.has_token_rates and row.usd_per_audio_minute is None:
+        raise ValueError(
+            f"{record['model']!r} ({mode}, {record['valid_from']}): a row needs input and "
+            "output token rates, an audio rate, or both"
+        )
+    return row
 
 
 def read_price_rows(path: Path) -> list[PriceRow]:

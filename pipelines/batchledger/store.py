@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchledger.invoices import InvoiceError, InvoiceFile
 from batchledger.settings import Settings
 
 SUBMISSIONS_FILE = "submissions.jsonl"
@@ -25,6 +26,19 @@ SUBMISSIONS_FILE = "submissions.jsonl"
 TAGS_FILE = "batch_tags.csv"
 TAG_COLUMNS = ("batch_id", "tag_key", "tag_value")
 ALERTS_FILE = "alerts.json"
+# Every imported invoice line, with the fingerprint of the file it came from.
+INVOICE_LINES_FILE = "invoice_lines.csv"
+INVOICE_LINE_COLUMNS = (
+    "file_sha256",
+    "file_name",
+    "imported_at",
+    "line_number",
+    "invoice_month",
+    "model",
+    "description",
+    "amount_usd",
+    "currency",
+)
 
 
 def ops_dir(settings: Settings) -> Path:
@@ -120,3 +134,99 @@ def write_json_state(path: Path, state: dict[str, Any]) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class InvoiceImport:
+    """What `record_invoice` did: "imported", "replaced" or "unchanged" (the same file again)."""
+
+    outcome: str
+    months: tuple[str, ...]
+    lines: int
+    replaced_files: tuple[str, ...] = ()
+
+
+def invoice_lines_in(folder: Path) -> list[dict[str, str]]:
+    """Every stored invoice line, as written (amounts are exact decimal strings)."""
+    path = folder / INVOICE_LINES_FILE
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as lines:
+        return [dict(row) for row in csv.DictReader(lines)]
+
+
+def record_invoice(
+    settings: Settings, invoice: InvoiceFile, *, imported_at: str, replace: bool = False
+) -> InvoiceImport:
+    """Store an invoice's lines in the ops store, once per file and once per month.
+
+    The same file (by its bytes' sha256) again changes nothing. A file with a month that
+    another file already brought is refused (InvoiceError) unless `replace`: then that
+    month's earlier lines go, and so do the earlier lines of this very file. The store is
+    rewritten whole and renamed into place, so a crash never leaves half an invoice."""
+    folder = ops_dir(settings)
+    stored = invoice_lines_in(folder)
+    months = tuple(sorted(invoice.months))
+    same_file = [row for row in stored if row["file_sha256"] == invoice.sha256]
+    if same_file and not replace:
+        return InvoiceImport("unchanged", months, len(invoice.lines))
+    taken = {
+        row["invoice_month"]: row["file_name"]
+        for row in stored
+        if row["invoice_month"] in invoice.months and row["file_sha256"] != invoice.sha256
+    }
+    if taken and not replace:
+        raise InvoiceError(
+            f"{invoice.name}: "
+            + "; ".join(
+                f"{month} was already imported from {name}" for month, name in sorted(taken.items())
+            )
+            + ". Nothing imported: pass --replace to replace those months"
+        )
+    kept = [
+        row
+        for row in stored
+        if row["invoice_month"] not in invoice.months and row["file_sha256"] != invoice.sha256
+    ]
+    replaced = tuple(sorted({row["file_name"] for row in stored if row not in kept}))
+    new_rows = [
+        {
+            "file_sha256": invoice.sha256,
+            "file_name": invoice.name,
+            "imported_at": imported_at,
+            "line_number": str(line.line_number),
+            "invoice_month": line.invoice_month,
+            "model": line.model or "",
+            "description": line.description or "",
+            "amount_usd": format(line.amount_usd, "f"),
+            "currency": line.currency,
+        }
+        for line in invoice.lines
+    ]
+    _write_csv(folder / INVOICE_LINES_FILE, INVOICE_LINE_COLUMNS, [*kept, *new_rows])
+    outcome = "replaced" if replaced else "imported"
+    return InvoiceImport(outcome, months, len(invoice.lines), replaced)
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> None:
+    """Write-then-rename, like write_json_state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def restore_store(path: Path, before: bytes | None) -> None:
+    """Put a store file back as it was (`before`: its bytes, or None when it did not exist),
+    written beside it and renamed into place like every store write."""
+    if before is None:
+        path.unlink(missing_ok=True)
+        return
+    staging = path.with_name(f".{path.name}.restore")
+    staging.write_bytes(before)
+    os.replace(staging, path)

@@ -10,7 +10,7 @@ import httpx
 
 from batchledger.emulator import Emulator, ScenarioJob
 from batchledger.emulator.demo import DEEPSEEK_FLASH
-from batchledger.emulator.scenario import parse_input_file
+from batchledger.emulator.scenario import AUDIO_ENDPOINTS, ScenarioItem, parse_input_file
 
 REQUEST_ID = re.compile(r"^br_[A-Za-z0-9_-]{43}$")
 
@@ -26,6 +26,19 @@ def _lines(client: httpx.Client, file_id: str) -> list[dict]:
 
 def _terminal_jobs(emu: Emulator) -> list[ScenarioJob]:
     return [job for job in emu.scenario.jobs if job.completed_at is not None]
+
+
+def _check_audio_body(job: ScenarioJob, item: ScenarioItem, body: dict) -> None:
+    """together-py's shapes: `{text}` for json; `{duration, language, segments, task, text}`
+    for verbose_json, the duration written exactly as planned. No usage, model or created."""
+    assert item.audio is not None
+    if item.audio.response_format == "json":
+        assert list(body) == ["text"] and item.audio_duration is None
+        return
+    assert list(body) == ["duration", "language", "segments", "task", "text"]
+    assert str(body["duration"]) == str(item.audio_duration)
+    assert body["task"] == "transcribe" and job.endpoint == "/v1/audio/transcriptions"
+    assert list(body["segments"][0]) == ["end", "id", "start", "text", "tokens"]
 
 
 def test_output_lines_match_scenario_items(emu: Emulator, client: httpx.Client) -> None:
@@ -45,6 +58,10 @@ def test_output_lines_match_scenario_items(emu: Emulator, client: httpx.Client) 
             assert line["response"]["status_code"] == 200
             body = line["response"]["body"]
             assert list(body) == sorted(body)
+            if item.audio is not None:
+                _check_audio_body(job, item, body)
+                checked += 1
+                continue
             assert body["object"] == "chat.completion" and body["prompt"] == []
             assert body["model"] == item.model
             assert body["created"] == item.created
@@ -65,8 +82,10 @@ def test_output_lines_match_scenario_items(emu: Emulator, client: httpx.Client) 
         # Together does not keep input order; the emulator writes in completion order.
         numbers = [succeeded[line["custom_id"]].line_number for line in lines]
         assert numbers != sorted(numbers)
-        created = [line["response"]["body"]["created"] for line in lines]
-        assert created == sorted(created)
+        # Audio responses carry no `created`; a chat job's lines are in completion order.
+        created = [line["response"]["body"].get("created") for line in lines]
+        if job.endpoint not in AUDIO_ENDPOINTS:
+            assert created == sorted(created)
     assert checked > 300
 
 
@@ -84,7 +103,7 @@ def test_error_files_use_the_documented_shape(emu: Emulator, client: httpx.Clien
             item = failed[line["custom_id"]]
             assert line["error"] == {"message": item.error_message, "code": item.error_code}
             codes.add(item.error_code)
-    assert codes == {"timeout", "invalid_request", "context_length_exceeded"}
+    assert codes == {"timeout", "invalid_request", "context_length_exceeded", "invalid_audio"}
 
 
 def test_unprocessed_items_are_in_no_file(emu: Emulator, client: httpx.Client) -> None:
@@ -108,7 +127,13 @@ def test_input_files_round_trip_to_the_items(emu: Emulator, client: httpx.Client
             assert line.max_tokens == item.max_tokens and line.line_number == item.line_number
             if item.prompt_tokens is not None:
                 assert line.prompt_tokens == item.prompt_tokens
+            assert line.audio == item.audio
         first = json.loads(content.splitlines()[0])
+        if job.endpoint in AUDIO_ENDPOINTS:
+            # Together's audio lines: method FILE, the audio's URL in body.file.
+            assert list(first) == ["custom_id", "method", "body", "metadata"]
+            assert first["method"] == "FILE" and first["body"]["file"].startswith("https://")
+            continue
         assert set(first) <= {"custom_id", "body", "metadata"}
         assert first["body"]["messages"][0]["role"] == "user"
 

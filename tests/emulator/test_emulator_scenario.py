@@ -47,9 +47,23 @@ def test_demo_scenario_covers_every_case() -> None:
     succeeded_models = {i.model for i in items if i.outcome == "succeeded"}
     assert succeeded_models == {m.name for m in DEMO_MODELS}
     metadata = [i.metadata for i in items]
-    assert {m["team"] for m in metadata if m and "team" in m} == {"search", "support", "growth"}
+    assert {m["team"] for m in metadata if m and "team" in m} == {
+        "search",
+        "support",
+        "growth",
+        "voice",
+    }
     assert any(m is None for m in metadata)
     assert any(m is not None and set(m) == {"project"} for m in metadata)
+    # One audio transcription job: most lines report a duration (verbose_json), two do not.
+    [audio] = [j for j in jobs if j.endpoint == "/v1/audio/transcriptions"]
+    formats = Counter(i.audio.response_format for i in audio.items if i.audio)
+    assert formats == {"verbose_json": 18, "json": 2}
+    assert all(
+        (i.audio_duration is not None) == (i.audio.response_format == "verbose_json")
+        for i in audio.items
+        if i.outcome == "succeeded" and i.audio
+    )
 
 
 def test_large_scenario_serves_every_line() -> None:

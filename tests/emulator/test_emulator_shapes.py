@@ -56,7 +56,7 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
         assert UUID4.match(job["id"])
         assert re.fullmatch(r"[0-9a-f]{24}", job["user_id"])
         assert FILE_ID.match(job["input_file_id"])
-        assert job["endpoint"] == "/v1/chat/completions"
+        assert job["endpoint"] in ("/v1/chat/completions", "/v1/audio/transcriptions")
         assert isinstance(job["progress"], float) and 0.0 <= job["progress"] <= 100.0
         assert RFC3339.match(job["created_at"]) and RFC3339.match(job["job_deadline"])
         deadline = _ts(job["job_deadline"]) - _ts(job["created_at"])

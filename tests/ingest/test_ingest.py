@@ -125,9 +125,11 @@ def test_an_empty_account_gets_every_raw_table_and_empty_marts(tmp_path: Path) -
         expected = {f"raw_together.{t}" for t in RAW_TABLES} | {
             "raw_batchledger.submissions",
             "raw_batchledger.batch_tags",
+            "raw_batchledger.invoice_lines",
         }
         assert expected <= present
-        for table in sorted(expected | {"marts.fct_batch_items", "marts.cost_by_job"}):
+        marts = {"marts.fct_batch_items", "marts.cost_by_job", "marts.invoice_reconciliation"}
+        for table in sorted(expected | marts):
             assert con.execute(f"select count(*) from {table}").fetchone() == (0,), table
         # The typed columns are there, so a first query by name runs.
         con.execute("select id, status, created_at from raw_together.batches").fetchall()
@@ -157,7 +159,8 @@ def test_lines_carry_what_the_files_said(emulator: Emulator, settings: Settings)
     con = duckdb.connect(str(settings.db_path), read_only=True)
     rows = con.execute(
         """
-        select r.custom_id, r.file_kind, r.usage, r.created, r.error_code, q.metadata, q.model
+        select r.custom_id, r.file_kind, r.usage, r.created, r.error_code, q.metadata, q.model,
+            r.audio_duration
         from raw_together.batch_results as r
         join raw_together.batch_requests as q using (batch_id, custom_id)
         """
@@ -165,11 +168,19 @@ def test_lines_carry_what_the_files_said(emulator: Emulator, settings: Settings)
     con.close()
     truth = {item.custom_id: item for job in emulator.scenario.jobs for item in job.items}
     assert rows
-    for custom_id, kind, usage, created, error_code, metadata, model in rows:
+    audio_lines = 0
+    for custom_id, kind, usage, created, error_code, metadata, model, duration in rows:
         item = truth[custom_id]
         assert model == item.model
         assert (json.loads(metadata) if metadata else None) == item.metadata
-        if item.outcome == "succeeded":
+        if item.audio is not None and item.outcome == "succeeded":
+            # An audio result: no usage or created; its duration as the JSON text it was
+            # written as (verbose_json only), never through a float.
+            assert (kind, usage, created) == ("output", None, None)
+            assert duration == (str(item.audio_duration) if item.audio_duration else None)
+            audio_lines += 1
+        elif item.outcome == "succeeded":
+            assert duration is None
             assert kind == "output"
             usage = json.loads(usage)
             assert usage["prompt_tokens"] == item.prompt_tokens
@@ -181,6 +192,7 @@ def test_lines_carry_what_the_files_said(emulator: Emulator, settings: Settings)
         else:
             assert kind == "error"
             assert error_code == item.error_code
+    assert audio_lines == 19
 
 
 def test_rerun_adds_nothing_and_downloads_no_content(

@@ -169,3 +169,98 @@ def test_submit_bad_input_is_one_line(
     assert words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_models_not_available_for_batch_are_refused_unless_forced(
+    cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> None:
+    # Kimi-K2.6 is on Together's "not available for batch" list; DeepSeek-V4.1-Flash merely has
+    # no batch discount and is accepted at standard rates.
+    path = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            request("a", model="moonshotai/Kimi-K2.6"),
+            request("b", model="moonshotai/Kimi-K2.6"),
+            request("c", model="deepseek-ai/DeepSeek-V4.1-Flash"),
+        ],
+    )
+    emulator.reset_log()
+    refused = cli("submit", str(path), "--yes")
+    assert refused.exit_code == 2, refused.output
+    assert "moonshotai/Kimi-K2.6 (2 line(s)) is not available for batch" in refused.stderr
+    assert "--force" in refused.stderr and "DeepSeek" not in refused.stderr
+    assert uploads(emulator) == []
+
+    forced = cli("submit", str(path), "--yes", "--force", "--json")
+    assert forced.exit_code == 0, forced.output + forced.stderr
+    assert "warning: moonshotai/Kimi-K2.6 (2 line(s)) is not available" in forced.stderr
+    assert len(read_submissions(ops_settings)) == 1
+
+
+def test_a_model_without_a_discount_is_submitted_without_force(
+    cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "std.jsonl", [request("a", model="deepseek-ai/DeepSeek-V3")])
+    result = cli("submit", str(path), "--yes", "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "not available for batch" not in result.stderr
+
+
+WHISPER = "openai/whisper-large-v3"
+
+
+def audio_request(custom_id: str, response_format: str | None = "verbose_json") -> dict[str, Any]:
+    """An audio batch line as Together documents it (method FILE, the audio's URL)."""
+    body: dict[str, Any] = {"file": f"https://calls.example.com/{custom_id}.wav", "model": WHISPER}
+    if response_format is not None:
+        body["response_format"] = response_format
+    return {"custom_id": custom_id, "method": "FILE", "body": body}
+
+
+def test_estimate_warns_of_audio_lines_in_a_format_without_durations(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "calls.jsonl",
+        [
+            audio_request("v-1"),
+            audio_request("j-2", "json"),
+            audio_request("d-3", None),  # Together's default format is json
+            audio_request("v-4"),
+        ],
+    )
+    result = estimate(check_file(path).requests)
+    [whisper] = result.models
+    assert (whisper.model, whisper.audio_lines, whisper.pricing_mode) == (WHISPER, 4, "batch")
+    # Billed per minute of audio, whose length only the results tell: no bound, no tokens.
+    assert (whisper.cost_usd, whisper.prompt_tokens, whisper.max_output_tokens) == (None, 0, 0)
+    [fmt] = [w for w in result.warnings if "response_format" in w]
+    assert "2 audio line(s) ask for response_format 'json' (line 2, 3)" in fmt
+    assert "verbose_json" in fmt and "unpriced" in fmt
+    assert not any("max_tokens" in w for w in result.warnings)
+    clean = write_jsonl(tmp_path / "verbose.jsonl", [audio_request("v-1")])
+    assert not any("response_format" in w for w in estimate(check_file(clean).requests).warnings)
+
+
+def test_submit_audio_batch_warns_and_creates_it_on_the_audio_endpoint(
+    cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_jsonl(
+        tmp_path / "calls.jsonl", [audio_request("v-1"), audio_request("j-2", "json")]
+    )
+    # Audio lines need an audio endpoint: refused before anything is uploaded.
+    emulator.reset_log()
+    refused = cli("submit", str(path), "--yes")
+    assert refused.exit_code == 2 and "--endpoint /v1/audio/transcriptions" in refused.stderr
+    assert uploads(emulator) == []
+    result = cli(
+        "submit", str(path), "--endpoint", "/v1/audio/transcriptions", "--yes", "--json"
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "warning:" in result.stderr and "response_format 'json' (line 2)" in result.stderr
+    payload = json.loads(result.stdout)
+    assert any("verbose_json" in w for w in payload["estimate"]["warnings"])
+    job = emulator.job(payload["batch_id"])
+    assert (job.endpoint, job.model_id) == ("/v1/audio/transcriptions", WHISPER)
+    formats = sorted(
+        (item.custom_id, item.audio.response_format) for item in job.items if item.audio
+    )
+    assert formats == [("j-2", "json"), ("v-1", "verbose_json")]

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,10 @@ from . import raw_fixture
 MILLION = Decimal(1_000_000)
 TERMINAL = {"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"}
 MAX_TOKENS_PER_LINE = 100_000_000  # dbt var max_tokens_per_line
+MAX_AUDIO_SECONDS_PER_LINE = 14_400  # dbt var max_audio_seconds_per_line
+AUDIO_ENDPOINTS = {"/v1/audio/transcriptions", "/v1/audio/translations"}
+MICROSECOND = Decimal("0.000001")
+ATTODOLLAR = Decimal("1e-18")
 # `created` is a usage time only from 2000-01-01 to 2100-01-01 (unix seconds).
 CREATED_RANGE = (946_684_800, 4_102_444_800)
 # Each fixture input file feeds one batch.
@@ -33,11 +37,18 @@ BATCH_BY_INPUT = {batch["input_file_id"]: batch["id"] for batch in raw_fixture.B
 class Price:
     model: str
     mode: str
-    input_rate: Decimal
-    output_rate: Decimal
+    input_rate: Decimal | None
+    output_rate: Decimal | None
     cached_rate: Decimal | None
     valid_from: date
     ends: date | None
+    audio_rate: Decimal | None = None  # USD per minute of audio
+
+    def prices(self, *, audio: bool) -> bool:
+        """Whether the row has the rate an item of that kind needs."""
+        if audio:
+            return self.audio_rate is not None
+        return self.input_rate is not None and self.output_rate is not None
 
 
 def load_prices(path: Path) -> list[Price]:
@@ -57,19 +68,27 @@ def load_prices(path: Path) -> list[Price]:
                 Price(
                     model=model,
                     mode=mode,
-                    input_rate=Decimal(row["usd_per_million_input_tokens"]),
-                    output_rate=Decimal(row["usd_per_million_output_tokens"]),
-                    cached_rate=Decimal(row["usd_per_million_cached_input_tokens"])
-                    if row["usd_per_million_cached_input_tokens"]
-                    else None,
+                    input_rate=_rate(row["usd_per_million_input_tokens"]),
+                    output_rate=_rate(row["usd_per_million_output_tokens"]),
+                    cached_rate=_rate(row["usd_per_million_cached_input_tokens"]),
                     valid_from=date.fromisoformat(row["valid_from"]),
                     ends=date.fromisoformat(end) if end else None,
+                    # Rows written before the column existed end at `source` (None here).
+                    audio_rate=_rate(row.get("usd_per_audio_minute")),
                 )
             )
     return prices
 
 
-def price_on(prices: Iterable[Price], model: str, mode: str, day: date) -> Price | None:
+def _rate(text: str | None) -> Decimal | None:
+    return Decimal(text) if text else None
+
+
+def price_on(
+    prices: Iterable[Price], model: str, mode: str, day: date, *, audio: bool = False
+) -> Price | None:
+    """The row in force, if it has the rate an item of that kind needs (else none: a row
+    without it never prices such an item, at $0 or otherwise)."""
     matches = [
         price
         for price in prices
@@ -79,7 +98,59 @@ def price_on(prices: Iterable[Price], model: str, mode: str, day: date) -> Price
         and (price.ends is None or day < price.ends)
     ]
     assert len(matches) <= 1, f"overlapping prices for {model} {mode} on {day}"
-    return matches[0] if matches else None
+    return matches[0] if matches and matches[0].prices(audio=audio) else None
+
+
+def audio_usd(seconds: Decimal, price: Price) -> Decimal:
+    """USD for `seconds` of audio at the row's per-minute rate, truncated to 18 decimals."""
+    assert price.audio_rate is not None
+    return (price.audio_rate * seconds / 60).quantize(ATTODOLLAR, rounding=ROUND_DOWN)
+
+
+def item_usd(audio: bool, seconds: Decimal, tokens: tuple[int, int, int], price: Price) -> Decimal:
+    """An item's cost at `price`: its audio seconds for an audio item, else its (prompt,
+    cached, completion) tokens."""
+    if audio:
+        return audio_usd(seconds, price)
+    return sum(usd(*tokens, price), Decimal(0))
+
+
+def audio_seconds(text: str) -> Decimal | None:
+    """A duration's JSON text as seconds rounded half up to the microsecond, or None when it
+    is not a JSON number (a string, a boolean, null)."""
+    value = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    if not isinstance(value, Decimal):
+        return None
+    return value.quantize(MICROSECOND, rounding=ROUND_HALF_UP)
+
+
+def audio_issue(result: dict[str, Any]) -> str | None:
+    """The issue that keeps an audio result line from being billed, or None: a succeeded line
+    must report a duration, and a duration must be a JSON number from 0 to the limit."""
+    if result["file_kind"] == "output" and result["status_code"] is None:
+        return "invalid_status_code"
+    succeeded = result["file_kind"] == "output" and result["status_code"] == 200
+    text = result.get("audio_duration")
+    if text is None:
+        return "missing_audio_duration" if succeeded else None
+    seconds = audio_seconds(text)
+    if seconds is None or not 0 <= seconds <= MAX_AUDIO_SECONDS_PER_LINE:
+        return "invalid_audio_duration"
+    return None
+
+
+def is_audio_batch(batch_id: str) -> bool:
+    return any(
+        batch["id"] == batch_id and batch["endpoint"] in AUDIO_ENDPOINTS
+        for batch in raw_fixture.BATCHES
+    )
+
+
+def result_issue(result: dict[str, Any]) -> str | None:
+    """usage_issue for a text batch's line, audio_issue for an audio batch's."""
+    if is_audio_batch(result["batch_id"]):
+        return audio_issue(result)
+    return usage_issue(result)
 
 
 def usd(prompt: int, cached: int, completion: int, price: Price) -> tuple[Decimal, Decimal]:
@@ -111,6 +182,7 @@ class Item:
     cohort: dict[str, str] = field(default_factory=dict)
     flagged: bool = False  # usage flagged (usage_issue): never money
     window_id: str | None = None  # the dedicated billing window that priced it
+    audio_seconds: Decimal = Decimal(0)
 
     @property
     def usage_month(self) -> date:
@@ -221,7 +293,7 @@ def expected_data_quality_issues() -> set[tuple[str, str, str, int]]:
         issues.add((line["batch_id"], "quarantined_line", line["file_id"], line["line_number"]))
     for result in raw_fixture.RESULTS:
         where = (result["file_id"], result["line_number"])
-        issue = usage_issue(result)
+        issue = result_issue(result)
         if issue:
             issues.add((result["batch_id"], issue, *where))
         created = result["created"]
@@ -453,8 +525,16 @@ def _expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
     for key in sorted(set(requests) | set(results)):
         batch = batches[key[0]]
         request, result = requests.get(key), results.get(key)
-        flagged = result is not None and usage_issue(result) is not None
-        usage = json.loads(result["usage"]) if result and result["usage"] and not flagged else {}
+        audio = batch["endpoint"] in AUDIO_ENDPOINTS
+        flagged = result is not None and result_issue(result) is not None
+        # An audio line is billed on its duration: its usage, if any, is not read.
+        usage = (
+            json.loads(result["usage"])
+            if result and result["usage"] and not flagged and not audio
+            else {}
+        )
+        duration = result.get("audio_duration") if result and audio and not flagged else None
+        seconds = audio_seconds(duration) or Decimal(0) if duration else Decimal(0)
         if result is None:
             status = "not_processed" if batch["status"] in TERMINAL else "pending"
         elif result["file_kind"] == "output" and result["status_code"] == 200:
@@ -477,13 +557,14 @@ def _expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
         details = usage.get("prompt_tokens_details") or {}
         cached = details.get("cached_tokens") or usage.get("cached_tokens") or 0
         day = used_at.astimezone(UTC).date()
-        batch_price = price_on(prices, model, "batch", day)
-        serverless_price = price_on(prices, model, "serverless", day)
+        batch_price = price_on(prices, model, "batch", day, audio=audio)
+        serverless_price = price_on(prices, model, "serverless", day, audio=audio)
         billed = batch_price or serverless_price
+        tokens = (prompt, cached, completion)
         # Flagged usage is never money: the item is unpriced, like one with no price row.
-        cost = sum(usd(prompt, cached, completion, billed)) if billed and not flagged else None
+        cost = item_usd(audio, seconds, tokens, billed) if billed and not flagged else None
         realtime = (
-            sum(usd(prompt, cached, completion, serverless_price))
+            item_usd(audio, seconds, tokens, serverless_price)
             if serverless_price and not flagged
             else None
         )
@@ -505,6 +586,7 @@ def _expected_items(price_csv: Path) -> dict[tuple[str, str], Item]:
             savings_usd=realtime - cost if realtime is not None and cost is not None else None,
             cohort=_cohort(request["metadata"]) if request else {},
             flagged=flagged,
+            audio_seconds=seconds,
         )
     return items
 
@@ -518,6 +600,7 @@ class Totals:
     pending: int = 0
     unpriced: int = 0
     total_tokens: int = 0
+    audio_seconds: Decimal = Decimal(0)
     cost_usd: Decimal | None = None
     realtime_cost_usd: Decimal | None = None
     savings_usd: Decimal | None = None
@@ -527,6 +610,7 @@ class Totals:
         setattr(self, item.status, getattr(self, item.status) + 1)
         self.unpriced += item.cost_usd is None  # no price row, or flagged usage
         self.total_tokens += item.total_tokens
+        self.audio_seconds += item.audio_seconds
         # SQL sums skip nulls, and a sum over nothing but nulls is null.
         for name in ("cost_usd", "realtime_cost_usd", "savings_usd"):
             value = getattr(item, name)
@@ -573,12 +657,20 @@ def expected_demo_items(scenario: Any, price_csv: Path) -> dict[tuple[str, str],
             else:
                 used_at = completed_at or job.created_at
             day = used_at.astimezone(UTC).date()
-            batch_price = price_on(prices, source.model, "batch", day)
-            serverless_price = price_on(prices, source.model, "serverless", day)
+            audio = job.endpoint in AUDIO_ENDPOINTS
+            batch_price = price_on(prices, source.model, "batch", day, audio=audio)
+            serverless_price = price_on(prices, source.model, "serverless", day, audio=audio)
             billed = batch_price or serverless_price
-            cost = sum(usd(prompt, cached, completion, billed)) if billed else None
+            # An audio result without a duration (the json format) is flagged, never priced.
+            seconds = source.audio_duration if has_usage and audio else None
+            flagged = audio and has_usage and seconds is None
+            seconds = (seconds or Decimal(0)).quantize(MICROSECOND, rounding=ROUND_HALF_UP)
+            tokens = (prompt, cached, completion)
+            cost = item_usd(audio, seconds, tokens, billed) if billed and not flagged else None
             realtime = (
-                sum(usd(prompt, cached, completion, serverless_price)) if serverless_price else None
+                item_usd(audio, seconds, tokens, serverless_price)
+                if serverless_price and not flagged
+                else None
             )
             items[(job.batch_id, source.custom_id)] = Item(
                 batch_id=job.batch_id,
@@ -596,6 +688,7 @@ def expected_demo_items(scenario: Any, price_csv: Path) -> dict[tuple[str, str],
                 realtime_cost_usd=realtime,
                 savings_usd=realtime - cost if realtime is not None and cost is not None else None,
                 cohort=dict(source.metadata or {}),
+                audio_seconds=seconds,
             )
     demo_dedicated_lines(items, scenario, price_csv)
     return items
@@ -636,8 +729,87 @@ def assert_totals(row: dict[str, object], totals: Totals, where: object) -> None
         "pending": row["items_pending"],
         "unpriced": row["unpriced_items"],
         "total_tokens": row["total_tokens"],
+        "audio_seconds": row["audio_seconds"],
         "cost_usd": row["cost_usd"],
         "realtime_cost_usd": row["realtime_cost_usd"],
         "savings_usd": row["savings_usd"],
     }
     assert actual == vars(totals), where
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """One expected row of marts.invoice_reconciliation."""
+
+    invoice_lines: int
+    computed_billed_usd: Decimal
+    unpriced_items: int
+    invoiced_usd: Decimal
+    difference_usd: Decimal
+    difference_percent: Decimal | None
+    tolerance_usd: Decimal
+    within_tolerance: bool
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    """100 * part / whole truncated to 6 places (toward zero), null for a zero whole."""
+    if whole < Decimal("0.000000000001"):
+        return None
+    return (Decimal(100) * part / whole).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+
+
+def expected_invoice_reconciliation(
+    items: Iterable[Item],
+    invoice_lines: Iterable[dict[str, Any]],
+    *,
+    tolerance_usd: Decimal = Decimal("0.01"),
+    tolerance_percent: Decimal = Decimal("1"),
+) -> dict[tuple[date, str, str | None], Reconciliation]:
+    """The tie-out from the items' own costs and the invoice lines, keyed by (month, level,
+    model): a `month` row per invoiced month, and in a month whose invoice names models a
+    `model` row per model either side knows."""
+    billed: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    unpriced: dict[tuple[date, str], int] = defaultdict(int)
+    for item in items:
+        key = (item.usage_month, item.model)
+        billed[key] += item.cost_usd or Decimal(0)
+        unpriced[key] += item.cost_usd is None
+    invoiced: dict[tuple[date, str | None], list[Decimal]] = defaultdict(list)
+    for line in invoice_lines:
+        month = date.fromisoformat(line["invoice_month"] + "-01")
+        amount = Decimal(line["amount_usd"])
+        invoiced[(month, None)].append(amount)
+        if line["model"]:
+            invoiced[(month, line["model"])].append(amount)
+
+    def row(month: date, model: str | None) -> Reconciliation:
+        def mine(key: tuple[date, str]) -> bool:
+            return key[0] == month and (model is None or key[1] == model)
+
+        computed = sum((usd for key, usd in billed.items() if mine(key)), Decimal(0))
+        amounts = invoiced.get((month, model), [])
+        total = sum(amounts, Decimal(0))
+        difference = total - computed
+        allowed = max(tolerance_usd, abs(computed) * tolerance_percent / 100)
+        return Reconciliation(
+            invoice_lines=len(amounts),
+            computed_billed_usd=computed,
+            unpriced_items=sum(n for key, n in unpriced.items() if mine(key)),
+            invoiced_usd=total,
+            difference_usd=difference,
+            difference_percent=(
+                _percent(difference, computed) if abs(difference) < computed * 10**9 else None
+            ),
+            tolerance_usd=allowed,
+            within_tolerance=abs(difference) <= allowed,
+        )
+
+    expected: dict[tuple[date, str, str | None], Reconciliation] = {}
+    for month in sorted({month for month, _ in invoiced}):
+        expected[(month, "month", None)] = row(month, None)
+        if any(key[0] == month and key[1] is not None for key in invoiced):
+            models = {key[1] for key in invoiced if key[0] == month and key[1] is not None}
+            models |= {model for (usage_month, model) in billed if usage_month == month}
+            for model in sorted(models):
+                expected[(month, "model", model)] = row(month, model)
+    return expected

@@ -69,6 +69,8 @@ ACME = "acme-ai/Llama-3.1-8B-labeler-ft"
 QWEN = "Qwen/Qwen2.5-7B-Instruct-Turbo"
 # The demo's dedicated endpoint (its billing window is in prices/dedicated_endpoints.csv).
 DEDICATED = "acme-ai/meta-llama/Llama-3.3-70B-Instruct-Turbo-9f2c41d7"
+WHISPER = "openai/whisper-large-v3"
+TRANSCRIPTIONS = "/v1/audio/transcriptions"
 SEARCH = {"team": "search", "project": "ranker"}
 ADS = {"team": "ads", "project": "bidder"}
 
@@ -147,6 +149,7 @@ TABLES: dict[str, dict[str, str]] = {
         "error_code": "varchar",
         "error_message": "varchar",
         "completion_text": "varchar",
+        "audio_duration": "varchar",
     },
     "endpoints": {
         "id": "varchar",
@@ -183,6 +186,7 @@ def _batch(
     output_file: str | None = None,
     error_file: str | None = None,
     progress: float = 100.0,
+    endpoint: str = "/v1/chat/completions",
 ) -> dict[str, Any]:
     created_at = _ts(created)
     return {
@@ -193,7 +197,7 @@ def _batch(
         "status": status,
         "job_deadline": created_at + timedelta(hours=24),
         "created_at": created_at,
-        "endpoint": "/v1/chat/completions",
+        "endpoint": endpoint,
         "progress": progress,
         "model_id": model,
         "output_file_id": output_file,
@@ -251,6 +255,18 @@ BATCHES: list[dict[str, Any]] = [
         "batch-ded-c", "IN_PROGRESS", DEDICATED, "2026-11-12T09:45:00", None,
         input_file="file-in-ded-c", output_file="file-out-ded-c", progress=60.0,
     ),
+    # Audio transcription batches, billed per minute of audio: one before Whisper's batch
+    # row starts (2026-05-11, serverless rate) and one after it (batch rate), with results
+    # in the json format (no duration), with odd durations and a failed request.
+    _batch(
+        "batch-whisper-dec", "COMPLETED", WHISPER, "2025-12-01T08:00:00", "2025-12-01T08:20:00",
+        input_file="file-in-w1", output_file="file-out-w1", endpoint=TRANSCRIPTIONS,
+    ),
+    _batch(
+        "batch-whisper-jun", "COMPLETED", WHISPER, "2026-06-15T08:00:00", "2026-06-15T09:00:00",
+        input_file="file-in-w2", output_file="file-out-w2", error_file="file-err-w2",
+        endpoint="/v1/audio/translations",
+    ),
 ]  # fmt: skip
 
 
@@ -304,6 +320,16 @@ REQUESTS: list[dict[str, Any]] = [
     _request("batch-ded-c", "file-in-ded-c", 1, "dc-1", DEDICATED, ADS),
     _request("batch-ded-c", "file-in-ded-c", 2, "dc-2", DEDICATED, ADS),
     _request("batch-ded-c", "file-in-ded-c", 3, "dc-3", DEDICATED, ADS),
+    _request("batch-whisper-dec", "file-in-w1", 1, "w1-1", WHISPER, {"team": "voice"}),
+    _request("batch-whisper-dec", "file-in-w1", 2, "w1-2", WHISPER, {"team": "voice"}),
+    *(
+        _request("batch-whisper-jun", "file-in-w2", line, custom_id, WHISPER, {"team": "voice"})
+        for line, custom_id in enumerate(
+            ["w2-ok", "w2-float", "w2-json", "w2-str", "w2-neg", "w2-long", "w2-fail", "w2-int",
+             "w2-usage"],
+            start=1,
+        )
+    ),
 ]  # fmt: skip
 
 
@@ -319,6 +345,7 @@ def _result(
     created: str | None = None,
     error: tuple[str, str] | None = None,
     file_kind: str = "output",
+    audio_duration: str | None = None,
 ) -> dict[str, Any]:
     return {
         "batch_id": batch_id,
@@ -335,6 +362,7 @@ def _result(
         "error_code": error[0] if error else None,
         "error_message": error[1] if error else None,
         "completion_text": None,
+        "audio_duration": audio_duration,
     }
 
 
@@ -430,6 +458,33 @@ RESULTS += [
     _result("batch-ded-c", "file-out-ded-c", 2, "dc-2", usage=_usage(700, 70),
             model=DEDICATED, created="2026-11-12T10:15:07"),
 ]  # fmt: skip
+# Audio results carry no model, usage or created: their batch's completion is their usage time.
+RESULTS += [
+    _result("batch-whisper-dec", "file-out-w1", 1, "w1-2", audio_duration="60"),
+    _result("batch-whisper-dec", "file-out-w1", 2, "w1-1", audio_duration="1234.5"),
+    *(
+        _result("batch-whisper-jun", "file-out-w2", line, custom_id, audio_duration=duration,
+                usage=usage)
+        for line, (custom_id, duration, usage) in enumerate(
+            [
+                ("w2-ok", "187.52", None),
+                # Seconds are read from the JSON text and rounded half up to the microsecond.
+                ("w2-float", "7.2562358276643995", None),
+                # The json response format: no duration, so no price (never $0).
+                ("w2-json", None, None),
+                ("w2-str", '"12.5"', None),
+                ("w2-neg", "-3.0", None),
+                ("w2-long", "14400.5", None),
+                ("w2-int", "3600", None),
+                # An audio line's usage is not read: it is billed on its duration alone.
+                ("w2-usage", "30.0000005", _usage(999, 999)),
+            ],
+            start=1,
+        )
+    ),
+    _result("batch-whisper-jun", "file-err-w2", 1, "w2-fail", status_code=None,
+            file_kind="error", error=("invalid_audio", "Could not decode the audio file")),
+]  # fmt: skip
 # created far outside any time (seconds since 1970 in the year 3.1 million): not a usage time.
 RESULTS[[r["custom_id"] for r in RESULTS].index("o-time")]["created"] = 99_999_999_999_999
 
@@ -502,6 +557,11 @@ ENDPOINTS: list[dict[str, Any]] = [
         "observed_at": _ts("2026-11-12T21:00:00"),
         "record_hash": "1" * 64,
     },
+    _file_load("file-in-w1", "batch-whisper-dec", "input", 2),
+    _file_load("file-out-w1", "batch-whisper-dec", "output", 2),
+    _file_load("file-in-w2", "batch-whisper-jun", "input", 9),
+    _file_load("file-out-w2", "batch-whisper-jun", "output", 8),
+    _file_load("file-err-w2", "batch-whisper-jun", "error", 1),
 ]
 
 QUARANTINE: list[dict[str, Any]] = [
@@ -557,6 +617,51 @@ def _status_history() -> list[dict[str, Any]]:
     ]
 
 
+# raw_batchledger.invoice_lines, as `batchledger invoice import` loads it: two imported files.
+# September ties out exactly, October's DeepSeek line is 0.03 over (outside tolerance) and the
+# fine-tune is not invoiced, November is a month total and a credit, December has no usage.
+OPS_SCHEMA = "raw_batchledger"
+INVOICE_LINE_COLUMNS: dict[str, str] = {
+    "file_sha256": "varchar",
+    "file_name": "varchar",
+    "imported_at": "timestamptz",
+    "line_number": "bigint",
+    "invoice_month": "varchar",
+    "model": "varchar",
+    "description": "varchar",
+    "amount_usd": "varchar",
+    "currency": "varchar",
+}
+
+
+def _invoice_line(
+    file: str, line: int, month: str, model: str | None, description: str | None, amount: str
+) -> dict[str, Any]:
+    return {
+        "file_sha256": hashlib.sha256(file.encode()).hexdigest(),
+        "file_name": file,
+        "imported_at": _ts("2025-12-02T09:00:00"),
+        "line_number": line,
+        "invoice_month": month,
+        "model": model,
+        "description": description,
+        "amount_usd": amount,
+        "currency": "USD",
+    }
+
+
+INVOICE_LINES: list[dict[str, Any]] = [
+    _invoice_line("together-2025-q3.csv", 2, "2025-09", None, "Batch inference", "0.0011"),
+    _invoice_line("together-2025-q4.csv", 2, "2025-10", LLAMA, None, "0.000946"),
+    _invoice_line("together-2025-q4.csv", 3, "2025-10", DEEPSEEK, "Batch", "0.0321414"),
+    _invoice_line("together-2025-q4.csv", 4, "2025-10", None, "Support plan", "0.001"),
+    _invoice_line("together-2025-q4.csv", 5, "2025-11", None, "Batch inference", "0.0014"),
+    _invoice_line("together-2025-q4.csv", 6, "2025-11", None, "Credit", "-0.0001"),
+    # A month invoiced in which nothing was used (December has the audio fixture's job).
+    _invoice_line("together-2026-01.csv", 2, "2026-01", None, "Batch inference", "0.5"),
+]
+
+
 def rows_by_table() -> dict[str, list[dict[str, Any]]]:
     """Every fixture row, keyed by raw table name."""
     return {
@@ -572,7 +677,8 @@ def rows_by_table() -> dict[str, list[dict[str, Any]]]:
 
 
 def build_raw_fixture(db_path: Path | str) -> Path:
-    """Create schema `raw_together` with the contract's tables in `db_path` and load the rows."""
+    """Create schema `raw_together` with the contract's tables in `db_path` and load the rows,
+    and raw_batchledger.invoice_lines with the invoice lines."""
     path = Path(db_path)
     with duckdb.connect(str(path)) as con:
         con.execute(f"create schema if not exists {SCHEMA}")
@@ -589,4 +695,15 @@ def build_raw_fixture(db_path: Path | str) -> Path:
                     for index, row in enumerate(rows)
                 ],
             )
+        con.execute(f"create schema if not exists {OPS_SCHEMA}")
+        columns = {**INVOICE_LINE_COLUMNS, **DLT_COLUMNS}
+        ddl = ", ".join(f"{name} {data_type}" for name, data_type in columns.items())
+        con.execute(f"create or replace table {OPS_SCHEMA}.invoice_lines ({ddl})")
+        con.executemany(
+            f"insert into {OPS_SCHEMA}.invoice_lines values ({', '.join('?' for _ in columns)})",
+            [
+                [row[name] for name in INVOICE_LINE_COLUMNS] + [LOAD_ID, f"invoice_lines-{index}"]
+                for index, row in enumerate(INVOICE_LINES)
+            ],
+        )
     return path

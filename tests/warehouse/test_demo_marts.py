@@ -6,11 +6,13 @@ prices/model_prices.csv alone: per job, per month and model, per cohort.
 
 from __future__ import annotations
 
+from decimal import ROUND_DOWN, Decimal
+
 import duckdb
 import pytest
 
 from batchledger.emulator import demo_scenario
-from batchledger.emulator.demo import LABELER_FT
+from batchledger.emulator.demo import LABELER_FT, WHISPER
 
 from .conftest import PRICE_CSV
 from .expected import (
@@ -57,6 +59,7 @@ def test_demo_items_equal_the_scenario(
             item.realtime_cost_usd,
             item.cohort,
         ), key
+        assert row["audio_seconds"] == item.audio_seconds, key
 
 
 def test_demo_cost_by_job(
@@ -110,3 +113,66 @@ def test_demo_cost_by_cohort(
 def test_demo_unpriced_models_are_listed(demo_con: duckdb.DuckDBPyConnection) -> None:
     listed = demo_con.execute("select model from audit.assert_all_items_priced").fetchall()
     assert listed == [(LABELER_FT,)]
+
+
+def test_demo_audio_job_is_priced_per_minute_of_audio(demo_con: duckdb.DuckDBPyConnection) -> None:
+    """The Whisper job: each verbose_json item costs its reported seconds at the batch rate
+    per minute (0.00075 USD, half the 0.0015 serverless rate), with no tokens; the two json
+    items report no duration and are unpriced and flagged, never $0."""
+    (job,) = [job for job in demo_scenario().jobs if job.model_id == WHISPER]
+    found = {
+        row["custom_id"]: row
+        for row in rows(
+            demo_con, f"select * from marts.fct_batch_items where batch_id = '{job.batch_id}'"
+        )
+    }
+    assert len(found) == 20
+    priced = {
+        item.custom_id: item.audio_duration
+        for item in job.items
+        if item.outcome == "succeeded" and item.audio_duration is not None
+    }
+    assert len(priced) == 17
+    for custom_id, seconds in priced.items():
+        row = found[custom_id]
+        assert seconds is not None
+        # Hand computation: seconds x USD per minute / 60, truncated to 18 places.
+        cost = (seconds * Decimal("0.00075") / 60).quantize(Decimal("1e-18"), ROUND_DOWN)
+        realtime = (seconds * Decimal("0.0015") / 60).quantize(Decimal("1e-18"), ROUND_DOWN)
+        assert (row["audio_seconds"], row["pricing_mode_applied"]) == (seconds, "batch")
+        assert (row["cost_usd"], row["audio_cost_usd"], row["realtime_cost_usd"]) == (
+            cost,
+            cost,
+            realtime,
+        ), custom_id
+        assert (row["total_tokens"], row["input_cost_usd"], row["output_cost_usd"]) == (0, 0, 0)
+    unpriced = [row for row in found.values() if not row["is_priced"]]
+    assert sorted(row["custom_id"] for row in unpriced) == ["ct1-00003", "ct1-00004"]
+    for row in unpriced:
+        assert row["cost_usd"] is None and row["item_status"] == "succeeded"
+        assert "verbose_json" in row["usage_issue"]
+    flags = demo_con.execute(
+        "select count(*) from marts.data_quality_issues "
+        f"where batch_id = '{job.batch_id}' and issue = 'missing_audio_duration'"
+    ).fetchone()
+    assert flags == (2,)
+    (by_job,) = rows(demo_con, f"select * from marts.cost_by_job where batch_id = '{job.batch_id}'")
+    total = sum(priced.values(), Decimal(0))
+    assert by_job["audio_seconds"] == total and by_job["unpriced_items"] == 2
+    assert (
+        by_job["cost_usd"]
+        == by_job["audio_cost_usd"]
+        == sum((row["cost_usd"] for row in found.values() if row["is_priced"]), Decimal(0))
+    )
+    # FOCUS: one Audio Seconds meter per day, per second at 0.00075 / 60, exactly.
+    focus = rows(
+        demo_con,
+        'select * from marts.focus_charges where "ResourceId" = ' + f"'{job.batch_id}'",
+    )
+    assert {row["SkuMeter"] for row in focus} == {"Audio Seconds"}
+    assert sum(row["ConsumedQuantity"] for row in focus) == total
+    for row in focus:
+        assert row["ContractedUnitPrice"] == Decimal("0.0000125")
+        assert row["ListUnitPrice"] == Decimal("0.000025")
+        assert row["ContractedUnitPrice"] * row["PricingQuantity"] == row["BilledCost"]
+        assert row["ListUnitPrice"] * row["PricingQuantity"] == row["ListCost"]

@@ -19,9 +19,10 @@ from rich.console import Console
 from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
 from batchledger.emulator import Emulator, demo, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
+from batchledger.invoices import read_invoice
 from batchledger.paths import DBT_PROJECT_DIR, PRICES_DIR
 from batchledger.settings import Settings
-from batchledger.store import Submission, record_submission
+from batchledger.store import Submission, record_invoice, record_submission
 from batchledger.transform import run_dbt
 from tests.conftest import TEST_API_KEY, make_settings
 
@@ -40,6 +41,7 @@ MARTS = (
     "budget_status",
     "data_quality_issues",
     "dedicated_endpoint_costs",
+    "invoice_reconciliation",
 )
 # The demo model whose batch rate the test changes retroactively.
 REPRICED_MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
@@ -201,7 +203,34 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
             f"where cohort_key = 'cost_center' and cohort_value = 'cc-{batch_id}'",
         ) == [(1,)]
 
-    # 6. Nothing new again.
+    # 6. Invoices imported into the ops store (raw_batchledger.invoice_lines): the tie-out
+    # follows. As with tags, the first record adds dlt's columns to the table created empty,
+    # so that build is a full one; the next invoice is incremental, and the same file again
+    # changes nothing.
+    invoices = {
+        "october.csv": "month,description,amount_usd\n2026-10,Batch inference October,0.02\n",
+        "november.csv": (f"month,model,amount_usd\n2026-11,{REPRICED_MODEL},0.01\n"),
+    }
+    for (name, text), expected_mode in zip(invoices.items(), ("full", "incremental"), strict=True):
+        (tmp_path / name).write_text(text)
+        invoice = read_invoice(tmp_path / name)
+        done = record_invoice(settings, invoice, imported_at="2026-12-01T00:00:00Z")
+        assert done.outcome == "imported"
+        assert mode(ingest(settings)) == expected_mode
+    invoiced = query(
+        db,
+        "select strftime(invoice_month, '%Y-%m'), reconciliation_level, model, invoiced_usd "
+        "from marts.invoice_reconciliation where invoice_lines > 0 order by all",
+    )
+    assert [(month, level, model, str(usd)) for month, level, model, usd in invoiced] == [
+        ("2026-10", "month", None, "0.020000000000000000"),
+        ("2026-11", "model", REPRICED_MODEL, "0.010000000000000000"),
+        ("2026-11", "month", None, "0.010000000000000000"),
+    ]
+    again = record_invoice(settings, invoice, imported_at="2026-12-02T00:00:00Z")
+    assert again.outcome == "unchanged"
+
+    # 7. Nothing new again.
     assert mode(ingest(settings)) == "up_to_date"
 
     # The marts after incremental runs equal a full rebuild of the same raw tables.

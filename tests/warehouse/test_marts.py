@@ -39,6 +39,7 @@ MARTS = {
     "cost_by_cohort",
     "budget_status",
     "dedicated_endpoint_costs",
+    "invoice_reconciliation",
 }
 MART_VIEWS = {"cost_by_logical_job"}  # issue 4 asks for a view
 
@@ -135,6 +136,7 @@ def test_items_equal_python(
             "cached_prompt_tokens": row["cached_prompt_tokens"],
             "completion_tokens": row["completion_tokens"],
             "total_tokens": row["total_tokens"],
+            "audio_seconds": row["audio_seconds"],
             "pricing_mode": row["pricing_mode_applied"],
             "is_priced": row["is_priced"],
             "cost_usd": row["cost_usd"],
@@ -152,6 +154,7 @@ def test_items_equal_python(
             "cached_prompt_tokens": item.cached_prompt_tokens,
             "completion_tokens": item.completion_tokens,
             "total_tokens": item.total_tokens,
+            "audio_seconds": item.audio_seconds,
             "pricing_mode": item.pricing_mode,
             "is_priced": item.cost_usd is not None,
             "cost_usd": item.cost_usd,
@@ -190,6 +193,10 @@ def test_odd_provider_lines_are_flagged_not_billed(
         "invalid_usage": 9,
         "invalid_status_code": 1,
         "missing_usage": 1,
+        # Audio: a result in the json format (no duration); a duration given as a string,
+        # one below 0 and one above 4 hours.
+        "missing_audio_duration": 1,
+        "invalid_audio_duration": 3,
         "created_out_of_range": 1,
         "duplicate_result_line": 2,  # o-twice again in the output, o-both in the error file
         "duplicate_request_line": 1,
@@ -203,7 +210,7 @@ def test_odd_provider_lines_are_flagged_not_billed(
     )
     assert [row["custom_id"] for row in flagged] == [
         "o-1e20", "o-cache", "o-dupkey", "o-float", "o-huge", "o-neg", "o-null", "o-obj",
-        "o-ovf", "o-status", "o-str",
+        "o-ovf", "o-status", "o-str", "w2-json", "w2-long", "w2-neg", "w2-str",
     ]  # fmt: skip
     for row in flagged:
         assert (row["is_priced"], row["cost_usd"], row["realtime_cost_usd"]) == (False, None, None)
@@ -307,7 +314,11 @@ def test_cost_by_model_equals_python(
         assert_totals(row, expected[model], model)
         # First and last use count only items that used tokens: a job whose items never ran
         # (failed, expired, not processed) is no use of the model.
-        used = [i.used_at for i in items.values() if i.model == model and i.total_tokens > 0]
+        used = [
+            i.used_at
+            for i in items.values()
+            if i.model == model and (i.total_tokens > 0 or i.audio_seconds > 0)
+        ]
         assert row["first_used_at"] == (min(used) if used else None), model
         assert row["last_used_at"] == (max(used) if used else None), model
     assert found[raw_fixture.ACME]["cost_usd"] is None

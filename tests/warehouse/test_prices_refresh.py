@@ -57,7 +57,7 @@ def test_changed_price_becomes_a_new_dated_row(tmp_path: Path) -> None:
     assert decision.action == "append"
     assert decision.row is not None
     assert decision.row.to_csv_fields() == [
-        "together", "m", "serverless", "0.8", "0.9", "", "2026-12-01", "", SOURCE,
+        "together", "m", "serverless", "0.8", "0.9", "", "2026-12-01", "", SOURCE, "",
     ]  # fmt: skip
 
     append_rows(csv_path, [decision.row])

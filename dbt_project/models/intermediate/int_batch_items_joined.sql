@@ -81,6 +81,7 @@ items as (
         batch_results.cached_prompt_tokens,
         batch_results.completion_tokens,
         batch_results.total_tokens,
+        batch_results.audio_seconds,
         requests_by_batch.input_line_number is null as is_orphan,
         batch_results.result_line_number is not null as has_result
 
@@ -129,6 +130,8 @@ joined as (
             items.total_tokens,
             coalesce(items.prompt_tokens, 0) + coalesce(items.completion_tokens, 0)
         ) as total_tokens,
+        coalesce(batches.is_audio, false) as is_audio,
+        coalesce(items.audio_seconds, 0) as audio_seconds,
         items.completion_created_at,
         batches.created_at as job_created_at,
         batches.completed_at as job_completed_at

@@ -8,14 +8,24 @@ batch_results as (
 
 ),
 
+batches as (
+
+    select * from {{ ref('stg_together__batches') }}
+
+),
+
 results_keyed as (
 
-    -- The keys of the usage object and of its prompt_tokens_details, with one parse.
+    -- The keys of the usage object and of its prompt_tokens_details, with one parse; and
+    -- whether the line answers an audio batch (billed per minute of audio, not per token).
     select
-        *,
-        json_keys(usage_json, ['$', '$.prompt_tokens_details']) as usage_keys
+        batch_results.*,
+        json_keys(batch_results.usage_json, ['$', '$.prompt_tokens_details']) as usage_keys,
+        coalesce(batches.is_audio, false) as is_audio
 
     from batch_results
+    left join batches
+        on batch_results.batch_id = batches.batch_id
 
 ),
 
@@ -35,6 +45,29 @@ results_validated as (
                     'kind': 'invalid_status_code',
                     'detail': 'status_code is missing or not an HTTP status (100-599)'
                 }
+            -- An audio result is billed on the duration it reports, which Together gives only
+            -- in the verbose_json response format: without one the item is unpriced, never
+            -- guessed. Its usage (Together documents none for audio) is not read.
+            when is_audio and is_succeeded and audio_duration_json is null
+                then {
+                    'kind': 'missing_audio_duration',
+                    'detail': 'the audio result reports no duration (Together reports one only '
+                    || 'for response_format verbose_json)'
+                }
+            when is_audio and audio_duration_json is not null
+                then { 'kind': 'invalid_audio_duration', 'detail': case
+                    when audio_seconds is null
+                        then
+                            'duration is ' || left(audio_duration_json, 40)
+                            || ', not a number of seconds'
+                    when
+                        audio_seconds < 0
+                        or audio_seconds > {{ var('max_audio_seconds_per_line') }}
+                        then
+                            'duration is ' || audio_seconds || ' s, outside 0 to '
+                            || {{ var('max_audio_seconds_per_line') }}
+                end }
+            when is_audio then { 'kind': null, 'detail': null }
             when usage_json is null and is_succeeded
                 then { 'kind': 'missing_usage', 'detail': 'usage is missing' }
             when usage_json is not null
@@ -145,18 +178,23 @@ results_ranked as (
 
 checked as (
 
-    -- Flagged usage counts no tokens: none of its numbers can be trusted.
+    -- Flagged usage counts no tokens: none of its numbers can be trusted. An audio line
+    -- counts seconds and no tokens; a flagged duration counts none.
     select
         * replace (
-            case when usage_issue is null then prompt_tokens end as prompt_tokens,
-            case when usage_issue is null then cached_prompt_tokens end as cached_prompt_tokens,
-            case when usage_issue is null then completion_tokens end as completion_tokens,
+            case when usage_issue is null and not is_audio then prompt_tokens end
+                as prompt_tokens,
+            case when usage_issue is null and not is_audio then cached_prompt_tokens end
+                as cached_prompt_tokens,
+            case when usage_issue is null and not is_audio then completion_tokens end
+                as completion_tokens,
             -- A total below prompt + completion is not trusted: the sum stands instead.
             case
-                when usage_issue is null then greatest(
+                when usage_issue is null and not is_audio then greatest(
                     total_tokens, prompt_tokens + completion_tokens
                 )
-            end as total_tokens
+            end as total_tokens,
+            case when usage_issue is null and is_audio then audio_seconds end as audio_seconds
         )
 
     from results_ranked

@@ -120,8 +120,10 @@ attempt_totals as (
         cast(sum(cached_prompt_tokens) as bigint) as cached_prompt_tokens,
         cast(sum(completion_tokens) as bigint) as completion_tokens,
         cast(sum(total_tokens) as bigint) as total_tokens,
+        sum(audio_seconds) as audio_seconds,
         sum(input_cost_usd) as input_cost_usd,
         sum(output_cost_usd) as output_cost_usd,
+        sum(audio_cost_usd) as audio_cost_usd,
         sum(cost_usd) as cost_usd,
         -- Never retried: the retries cost nothing (0); null keeps its meaning, unpriced.
         case
@@ -180,8 +182,10 @@ final as (
         attempt_totals.cached_prompt_tokens,
         attempt_totals.completion_tokens,
         attempt_totals.total_tokens,
+        attempt_totals.audio_seconds,
         attempt_totals.input_cost_usd,
         attempt_totals.output_cost_usd,
+        attempt_totals.audio_cost_usd,
         attempt_totals.cost_usd,
         attempt_totals.retry_cost_usd,
         attempt_totals.realtime_cost_usd,

@@ -48,6 +48,10 @@ final as (
         cast(sum(items_metered.cached_input_tokens) as bigint) as cached_input_tokens,
         cast(sum(items_metered.completion_tokens) as bigint) as output_tokens,
         cast(sum(items_metered.total_tokens) as bigint) as total_tokens,
+        sum(items_metered.audio_seconds) as audio_seconds,
+        sum(items_metered.audio_cost_usd) as audio_cost_usd,
+        sum(items_metered.realtime_cost_usd) filter (where items_metered.is_audio)
+            as realtime_audio_cost_usd,
         sum(items_metered.cost_usd) as cost_usd,
         sum(items_metered.realtime_cost_usd) as realtime_cost_usd,
         sum(items_metered.savings_usd) as savings_usd

@@ -30,16 +30,27 @@ batches as (
 
 meters as (
 
+    -- Token meters price per million tokens; the audio meter (transcription and translation
+    -- batches) per second of audio, at the per-minute rate / 60.
     select
         meter_names.meter_key,
         meter_names.sku_meter,
-        meter_names.meter_label
+        meter_names.meter_label,
+        meter_names.consumed_unit,
+        meter_names.pricing_unit,
+        meter_names.price_basis
     from (
         values
-        ('input', 'Input Tokens', 'Input tokens'),
-        ('cached_input', 'Cached Input Tokens', 'Cached input tokens'),
-        ('output', 'Output Tokens', 'Output tokens')
-    ) as meter_names (meter_key, sku_meter, meter_label)
+        ('input', 'Input Tokens', 'Input tokens', 'Tokens', '1000000 Tokens', 'per 1M tokens'),
+        (
+            'cached_input', 'Cached Input Tokens', 'Cached input tokens', 'Tokens',
+            '1000000 Tokens', 'per 1M tokens'
+        ),
+        ('output', 'Output Tokens', 'Output tokens', 'Tokens', '1000000 Tokens', 'per 1M tokens'),
+        ('audio', 'Audio Seconds', 'Audio seconds', 'Seconds', 'Seconds', 'per second')
+    ) as meter_names (
+        meter_key, sku_meter, meter_label, consumed_unit, pricing_unit, price_basis
+    )
 
 ),
 
@@ -57,7 +68,9 @@ priced_charges as (
         realtime_prices.usd_per_million_input_tokens as realtime_usd_per_million_input_tokens,
         realtime_prices.usd_per_million_output_tokens as realtime_usd_per_million_output_tokens,
         realtime_prices.usd_per_million_cached_input_tokens
-            as realtime_usd_per_million_cached_input_tokens
+            as realtime_usd_per_million_cached_input_tokens,
+        billed_prices.usd_per_audio_minute as billed_usd_per_audio_minute,
+        realtime_prices.usd_per_audio_minute as realtime_usd_per_audio_minute
 
     from batch_day_charges
     inner join model_prices as billed_prices
@@ -78,11 +91,20 @@ metered_charges as (
         meters.meter_key,
         meters.sku_meter,
         meters.meter_label,
+        meters.consumed_unit,
+        meters.pricing_unit,
+        meters.price_basis,
         case meters.meter_key
             when 'input' then priced_charges.input_tokens
             when 'cached_input' then priced_charges.cached_input_tokens
-            else priced_charges.output_tokens
+            when 'output' then priced_charges.output_tokens
         end as consumed_tokens,
+        case meters.meter_key
+            when 'audio' then priced_charges.audio_seconds
+            when 'input' then cast(priced_charges.input_tokens as decimal(38, 6))
+            when 'cached_input' then cast(priced_charges.cached_input_tokens as decimal(38, 6))
+            else cast(priced_charges.output_tokens as decimal(38, 6))
+        end as consumed_quantity,
         case meters.meter_key
             when 'input' then priced_charges.billed_usd_per_million_input_tokens
             when 'cached_input'
@@ -90,7 +112,7 @@ metered_charges as (
                     priced_charges.billed_usd_per_million_cached_input_tokens,
                     priced_charges.billed_usd_per_million_input_tokens
                 )
-            else priced_charges.billed_usd_per_million_output_tokens
+            when 'output' then priced_charges.billed_usd_per_million_output_tokens
         end as contracted_usd_per_million_tokens,
         case meters.meter_key
             when 'input' then priced_charges.realtime_usd_per_million_input_tokens
@@ -99,7 +121,7 @@ metered_charges as (
                     priced_charges.realtime_usd_per_million_cached_input_tokens,
                     priced_charges.realtime_usd_per_million_input_tokens
                 )
-            else priced_charges.realtime_usd_per_million_output_tokens
+            when 'output' then priced_charges.realtime_usd_per_million_output_tokens
         end as realtime_usd_per_million_tokens
 
     from priced_charges
@@ -109,20 +131,45 @@ metered_charges as (
 
 used_meters as (
 
-    -- A meter with no tokens is no charge. The list price is the serverless row's; a model
-    -- with no serverless row lists at the price it was billed.
+    -- A meter with nothing consumed is no charge. The list price is the serverless row's; a
+    -- model with no serverless row lists at the price it was billed. An audio charge costs
+    -- what its items cost (each item's seconds x rate / 60, truncated to 12 decimal places),
+    -- priced per second at rate / 60 truncated the same way: unit price x seconds = cost
+    -- exactly whenever the per-second price has at most 12 decimals (Whisper's does).
     select
         *,
-        coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)
-            as list_usd_per_million_tokens,
-        {{ usd_for_tokens('consumed_tokens', 'contracted_usd_per_million_tokens') }}
-            as billed_cost_usd,
-        {{ usd_for_tokens(
-            'consumed_tokens',
-            'coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)'
-        ) }} as list_cost_usd
+        cast(case
+            when meter_key = 'audio'
+                then {{ usd_scaled('billed_usd_per_audio_minute', 1, 60) }}
+            else contracted_usd_per_million_tokens
+        end as decimal(38, 12)) as contracted_unit_price,
+        cast(case
+            when meter_key = 'audio'
+                then {{ usd_scaled(
+                    'coalesce(realtime_usd_per_audio_minute, billed_usd_per_audio_minute)', 1, 60
+                ) }}
+            else coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)
+        end as decimal(38, 12)) as list_unit_price,
+        case
+            when meter_key = 'audio' then consumed_quantity
+            else cast(
+                cast(consumed_tokens as decimal(20, 0)) * cast(0.000001 as decimal(7, 6))
+                as decimal(38, 6)
+            )
+        end as pricing_quantity,
+        case
+            when meter_key = 'audio' then audio_cost_usd
+            else {{ usd_for_tokens('consumed_tokens', 'contracted_usd_per_million_tokens') }}
+        end as billed_cost_usd,
+        case
+            when meter_key = 'audio' then coalesce(realtime_audio_cost_usd, audio_cost_usd)
+            else {{ usd_for_tokens(
+                'consumed_tokens',
+                'coalesce(realtime_usd_per_million_tokens, contracted_usd_per_million_tokens)'
+            ) }}
+        end as list_cost_usd
     from metered_charges
-    where consumed_tokens > 0
+    where consumed_quantity > 0
 
 ),
 
@@ -142,7 +189,8 @@ token_charges as (
         'Usage' as "ChargeCategory",
         cast(null as varchar) as "ChargeClass",
         used_meters.meter_label || ' of ' || used_meters.model || ' at the '
-        || used_meters.pricing_mode_applied || ' price, per 1M tokens' as "ChargeDescription",
+        || used_meters.pricing_mode_applied || ' price, ' || used_meters.price_basis
+            as "ChargeDescription",
         'Usage-Based' as "ChargeFrequency",
         cast(used_meters.usage_date + interval 1 day as timestamp) as "ChargePeriodEnd",
         cast(used_meters.usage_date as timestamp) as "ChargePeriodStart",
@@ -150,28 +198,25 @@ token_charges as (
         -- FOCUS rules on ConsumedQuantity are conditioned on CommitmentDiscountStatus.
         cast(null as varchar) as "CommitmentDiscountId",
         cast(null as varchar) as "CommitmentDiscountStatus",
-        cast(used_meters.consumed_tokens as decimal(38, 6)) as "ConsumedQuantity",
-        'Tokens' as "ConsumedUnit",
+        cast(used_meters.consumed_quantity as decimal(38, 6)) as "ConsumedQuantity",
+        used_meters.consumed_unit as "ConsumedUnit",
         used_meters.billed_cost_usd as "ContractedCost",
-        used_meters.contracted_usd_per_million_tokens as "ContractedUnitPrice",
+        used_meters.contracted_unit_price as "ContractedUnitPrice",
         used_meters.billed_cost_usd as "EffectiveCost",
         -- Batch usage reaches batchledger before any invoice does.
         cast(null as varchar) as "InvoiceId",
         'Together AI' as "InvoiceIssuerName",
         used_meters.list_cost_usd as "ListCost",
-        used_meters.list_usd_per_million_tokens as "ListUnitPrice",
+        used_meters.list_unit_price as "ListUnitPrice",
         'Standard' as "PricingCategory",
         -- Together prices in the currency it bills: the pricing-currency columns repeat the
         -- USD ones, for tools that read those.
         'USD' as "PricingCurrency",
-        used_meters.contracted_usd_per_million_tokens as "PricingCurrencyContractedUnitPrice",
+        used_meters.contracted_unit_price as "PricingCurrencyContractedUnitPrice",
         used_meters.billed_cost_usd as "PricingCurrencyEffectiveCost",
-        used_meters.list_usd_per_million_tokens as "PricingCurrencyListUnitPrice",
-        cast(
-            cast(used_meters.consumed_tokens as decimal(20, 0)) * cast(0.000001 as decimal(7, 6))
-            as decimal(38, 6)
-        ) as "PricingQuantity",
-        '1000000 Tokens' as "PricingUnit",
+        used_meters.list_unit_price as "PricingCurrencyListUnitPrice",
+        used_meters.pricing_quantity as "PricingQuantity",
+        used_meters.pricing_unit as "PricingUnit",
         'Together AI' as "ProviderName",
         'Together AI' as "PublisherName",
         used_meters.batch_id as "ResourceId",

@@ -12,6 +12,7 @@ import typer
 
 from batchledger import __version__
 from batchledger.cli.errors import console, friendly_errors
+from batchledger.cli.invoice import invoice_app
 from batchledger.cli.ops import register
 from batchledger.settings import Settings
 
@@ -26,6 +27,7 @@ prices_app = typer.Typer(help="Maintain the dated price seed in prices/.", no_ar
 app.add_typer(prices_app, name="prices")
 export_app = typer.Typer(help="Export the marts for other tools.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+app.add_typer(invoice_app, name="invoice")
 
 
 def _version(value: bool) -> None:

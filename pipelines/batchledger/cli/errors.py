@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from batchledger.ops.errors import OpsError, OpsUsageError
 from batchledger.together import (
@@ -39,11 +40,13 @@ def exit_codes() -> list[tuple[type[BaseException], int]]:
     """Each known failure and its exit code, the most specific first."""
     # Imported when a command runs: the no-op ingest path must not import what these pull in.
     from batchledger.ingest import IngestError
+    from batchledger.invoices import InvoiceError
     from batchledger.published import PublishedError
     from batchledger.warehouse import WarehouseBusyError
 
     return [
         (OpsUsageError, EXIT_USAGE),
+        (InvoiceError, EXIT_USAGE),
         (OpsError, EXIT_FAILURE),
         (TogetherAuthError, EXIT_AUTH),
         (TogetherNotFoundError, EXIT_NOT_FOUND),
@@ -66,7 +69,8 @@ def friendly_errors(func: F) -> F:
             root = _root_cause(exc)
             for kind, code in exit_codes():
                 if isinstance(root, kind):
-                    err_console.print(f"[bold red]error:[/] {root}", highlight=False)
+                    # escape: the message may quote a file name or a CSV cell such as "[/]".
+                    err_console.print(f"[bold red]error:[/] {escape(str(root))}", highlight=False)
                     raise typer.Exit(code) from None
             raise
 

@@ -33,10 +33,12 @@ from batchledger.ops.followup import FileSource, item_outcomes, select_retry, wr
 from batchledger.ops.marts import JobFigures, job_figures
 from batchledger.ops.submit import (
     Submitted,
+    batch_endpoint,
     checked_file,
     parse_tags,
     print_estimate,
     submit_checked,
+    unavailable_for_batch,
     wait_for,
 )
 from batchledger.settings import Settings, demo_notice, load_settings, warehouse_to_read
@@ -76,6 +78,20 @@ def submit(
     interval: Annotated[
         float, typer.Option("--interval", min=0.0, help="Seconds between polls with --wait.")
     ] = 10.0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Submit even models Together lists as not available for batch."
+        ),
+    ] = False,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="/v1/audio/transcriptions or /v1/audio/translations for audio lines "
+            "(method FILE); chat otherwise.",
+        ),
+    ] = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -83,22 +99,33 @@ def submit(
 
     Every invalid line is reported with its number and nothing is uploaded. The estimate is an
     upper bound: prompt tokens (chars/4) plus max_tokens per line at the batch rate in prices/.
+    A model Together's batch page lists as not available for batch is refused (a warning with
+    --force); a model without a batch discount is submitted at standard rates.
 
     Examples:
       batchledger submit requests.jsonl --tag team=search --tag project=rewrite
       batchledger submit requests.jsonl --model Qwen/Qwen2.5-7B-Instruct-Turbo \\
           --max-tokens 256 --yes
       batchledger submit requests.jsonl --yes --wait --interval 30
+      batchledger submit calls.jsonl --endpoint /v1/audio/transcriptions --yes
+
+    Audio lines are priced per minute of audio from the duration their results report,
+    which Together gives only for response_format verbose_json: submit warns about lines
+    that ask for another format (they would be unpriced).
     """
     settings = load_settings()
     tags = parse_tags(tag or [])
     checked = checked_file(file, model=model, max_tokens=max_tokens)
+    unavailable = unavailable_for_batch(checked, force=force)
+    batch_on = batch_endpoint(checked, endpoint)
     result = estimate(checked.requests)
     out = Console(stderr=True) if as_json else console
     print_estimate(result, out)
+    for warning in unavailable:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
     confirm(yes, f"Submit {len(checked.requests)} request(s) from {file.name}?")
     with open_client(settings) as client:
-        done = submit_checked(client, settings, file, checked, result, tags=tags)
+        done = submit_checked(client, settings, file, checked, result, tags=tags, endpoint=batch_on)
         job = done.job
         if not as_json:
             _print_submitted(done)

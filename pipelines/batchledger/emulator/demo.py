@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from batchledger.emulator.scenario import (
+    TRANSCRIPTIONS_ENDPOINT,
+    AudioRequest,
     InputLine,
     Scenario,
     ScenarioEndpoint,
@@ -29,6 +31,7 @@ LLAMA_70B = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 QWEN_7B = "Qwen/Qwen2.5-7B-Instruct-Turbo"
 DEEPSEEK_FLASH = "deepseek-ai/DeepSeek-V4.1-Flash"
 LABELER_FT = "acme-ai/Llama-3.1-8B-labeler-ft"
+WHISPER = "openai/whisper-large-v3"
 # The account's dedicated endpoints (their billing windows are in prices/dedicated_endpoints.csv):
 # Llama 3.3 70B, which one job runs on, and a Qwen endpoint left running with no job.
 DEDICATED_LLAMA = "acme-ai/meta-llama/Llama-3.3-70B-Instruct-Turbo-9f2c41d7"
@@ -40,6 +43,8 @@ DEMO_MODELS = (
     ScenarioModel(DEEPSEEK_FLASH, batch_discounted=False, reports_cached_tokens=True),
     # A customer fine-tune: no public price, so cost reports must flag it rather than guess.
     ScenarioModel(LABELER_FT, batch_discounted=False, has_public_price=False),
+    # Speech to text, billed per minute of audio (batch-discounted).
+    ScenarioModel(WHISPER, batch_discounted=True),
     # A dedicated endpoint: priced by its billing window, never per token.
     ScenarioModel(DEDICATED_LLAMA, batch_discounted=False, has_public_price=False),
 )
@@ -68,6 +73,7 @@ ERROR_MESSAGES = {
     "invalid_request": "Invalid request format",
     "context_length_exceeded": "Input length exceeds the model's context window",
     "invalid_model": "Invalid model specified",
+    "invalid_audio": "Could not decode the audio file",
 }
 
 _PROMPTS = {
@@ -76,6 +82,8 @@ _PROMPTS = {
     "ticket-triage": "Classify this ticket as billing, shipping, account or other. Ticket: {text}",
     "reply-drafts": "Draft a short, friendly reply to this customer message: {text}",
     "lead-scoring": "Score this lead from 0 to 100 and give one reason. Lead notes: {text}",
+    # Audio jobs: the transcript the emulator answers with.
+    "call-transcripts": "Hello, I am calling about my {text}",
 }
 _WORDS = (
     "refund", "order", "late", "invoice", "account", "password", "shipping", "lisbon", "cheap",
@@ -104,6 +112,10 @@ class _JobPlan:
     project_only_lines: tuple[int, ...] = ()
     other_cohort: tuple[int, str, str] | None = None  # from line N on: (N, team, project)
     long_custom_id_line: int | None = None  # fails validation: custom_id > 64 chars
+    # An audio job: its endpoint, and the lines that ask for the json response format (no
+    # duration, so unpriced); the others ask for verbose_json.
+    endpoint: str | None = None
+    json_format_lines: tuple[int, ...] = ()
 
 
 def _at(text: str) -> datetime:
@@ -139,6 +151,11 @@ _DEMO_JOBS = (
     # Still IN_PROGRESS at DEMO_NOW (12:00); completes at 13:31:05 with two failed requests.
     _JobPlan(_at("2026-11-20T11:30:05"), QWEN_7B, 40, "support", "ticket-triage", "tt3",
              60, 7200, max_tokens=128, failures=((12, "timeout"), (30, "invalid_request"))),
+    # Call recordings transcribed with Whisper, billed per minute of audio: two lines ask for
+    # the json format, whose results report no duration (unpriced, flagged); one file fails.
+    _JobPlan(_at("2026-11-13T15:20:40"), WHISPER, 20, "voice", "call-transcripts", "ct1",
+             60, 1800, max_tokens=None, failures=((7, "invalid_audio"),),
+             endpoint=TRANSCRIPTIONS_ENDPOINT, json_format_lines=(3, 4)),
     # On the account's dedicated Llama endpoint (billed 08:00-20:00 that day): its cost is its
     # share of the endpoint's window, the rest of the window is idle. Last, so that adding it
     # changed none of the jobs above.
@@ -179,6 +196,12 @@ def _lines(rng: random.Random, plan: _JobPlan) -> list[InputLine]:
             custom_id = f"{project}/crm-export-{plan.created_at:%Y-%m-%d}/account-7731/row-{number}"
             custom_id += "-retry-of-previous-export"
         prompt = _prompt(rng, project)
+        audio = None
+        if plan.endpoint is not None:
+            audio = AudioRequest(
+                file=f"https://recordings.example.com/{plan.prefix}/{number:05d}.wav",
+                response_format="json" if number in plan.json_format_lines else "verbose_json",
+            )
         lines.append(
             InputLine(
                 line_number=number,
@@ -186,8 +209,11 @@ def _lines(rng: random.Random, plan: _JobPlan) -> list[InputLine]:
                 model=extra_model if number > plan.n_items - extra_count else plan.model,
                 max_tokens=plan.max_tokens,
                 metadata=metadata,
-                prompt_tokens=prompt_tokens_for([{"role": "user", "content": prompt}]),
+                prompt_tokens=0
+                if audio
+                else prompt_tokens_for([{"role": "user", "content": prompt}]),
                 prompt=prompt,
+                audio=audio,
             )
         )
     return lines
@@ -208,6 +234,7 @@ def _with_failures(batch_id: str, lines: list[InputLine], plan: _JobPlan) -> lis
             prompt_tokens=old.prompt_tokens,
             prompt=old.prompt,
             failure=(code, ERROR_MESSAGES[code]),
+            audio=old.audio,
         )
     return lines
 
@@ -238,6 +265,7 @@ def _build_job(
         cancel_at=cancel_at,
         snapshot_now=now,
         input_filename=f"{plan.project}-{plan.created_at:%Y-%m-%d}.jsonl",
+        **({"endpoint": plan.endpoint} if plan.endpoint else {}),
     )
 
 
@@ -252,8 +280,8 @@ def _build(plans: tuple[_JobPlan, ...], now: datetime, seed: int) -> Scenario:
 
 
 def demo_scenario() -> Scenario:
-    """Eleven jobs over October and November 2026 (see the module's _DEMO_JOBS table), one of
-    them on a dedicated endpoint."""
+    """Twelve jobs over October and November 2026 (see the module's _DEMO_JOBS table): one on
+    a dedicated endpoint, one an audio transcription."""
     return _build(_DEMO_JOBS, DEMO_NOW, DEMO_SEED)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from batchledger.emulator.scenario import (
     DEFAULT_MAX_TOKENS,
+    TRANSLATIONS_ENDPOINT,
     ScenarioEndpoint,
     ScenarioItem,
     ScenarioJob,
@@ -106,6 +107,20 @@ def file_response(
 
 
 def input_line(item: ScenarioItem) -> bytes:
+    if item.audio is not None:
+        # An audio line (spec PR #277): method FILE, the audio's URL and its response format.
+        audio_line: dict[str, Any] = {
+            "custom_id": item.custom_id,
+            "method": "FILE",
+            "body": {
+                "file": item.audio.file,
+                "model": item.model,
+                "response_format": item.audio.response_format,
+            },
+        }
+        if item.metadata is not None:
+            audio_line["metadata"] = item.metadata
+        return json.dumps(audio_line).encode()
     body: dict[str, Any] = {
         "model": item.model,
         "messages": [{"role": "user", "content": item.prompt}],
@@ -118,7 +133,40 @@ def input_line(item: ScenarioItem) -> bytes:
     return json.dumps(line).encode()
 
 
+def audio_body(job: ScenarioJob, item: ScenarioItem) -> dict[str, Any]:
+    """A transcription or translation response as together-py types it: `{text}` in the json
+    format, `{duration, language, segments, task, text}` in verbose_json; keys sorted."""
+    text = item.prompt or "Thanks for calling, how can I help you today?"
+    if item.audio_duration is None:
+        return {"text": text}
+    # The duration is a JSON number; float() of a decimal with few digits writes it back
+    # exactly as planned (187.52 stays 187.52).
+    seconds = float(item.audio_duration)
+    return {
+        "duration": seconds,
+        "language": "en",
+        "segments": [
+            {
+                "end": seconds,
+                "id": 0,
+                "start": 0.0,
+                "text": text,
+                "tokens": [50364, stable_hash("tokens", item.custom_id) % 50000],
+            }
+        ],
+        "task": "translate" if job.endpoint == TRANSLATIONS_ENDPOINT else "transcribe",
+        "text": text,
+    }
+
+
 def output_line(job: ScenarioJob, item: ScenarioItem) -> bytes:
+    if item.audio is not None:
+        audio_line = {
+            "id": request_id(job.batch_id, item.custom_id),
+            "custom_id": item.custom_id,
+            "response": {"status_code": 200, "body": audio_body(job, item)},
+        }
+        return json.dumps(audio_line).encode()
     assert item.prompt_tokens is not None and item.completion_tokens is not None
     h = stable_hash("answer", job.batch_id, item.custom_id)
     usage: dict[str, Any] = {

@@ -14,11 +14,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 Outcome = Literal["succeeded", "failed", "not_processed"]
 
 CHAT_ENDPOINT = "/v1/chat/completions"
+TRANSCRIPTIONS_ENDPOINT = "/v1/audio/transcriptions"
+TRANSLATIONS_ENDPOINT = "/v1/audio/translations"
+AUDIO_ENDPOINTS = frozenset({TRANSCRIPTIONS_ENDPOINT, TRANSLATIONS_ENDPOINT})
+# Together's response formats for audio; only verbose_json reports the audio's duration.
+AUDIO_FORMATS = frozenset({"json", "verbose_json"})
 DEFAULT_MAX_TOKENS = 512
 # Observed deadlines are created_at + 24h minus a few microseconds (contract §3.2).
 JOB_WINDOW = timedelta(hours=24)
@@ -75,6 +81,11 @@ class ScenarioItem:
     line_number: int
     prompt: str = ""
     processed_at: datetime | None = None
+    # An audio request (method FILE): the audio's URL and the response format it asked for.
+    audio: AudioRequest | None = None
+    # Seconds of audio a succeeded audio item's result reports (verbose_json only), as the
+    # JSON number is written: None for a text item and for the json format.
+    audio_duration: Decimal | None = None
 
     @property
     def total_tokens(self) -> int | None:
@@ -100,7 +111,16 @@ class ScenarioItem:
             error_code=None,
             error_message=None,
             processed_at=None,
+            audio_duration=None,
         )
+
+
+@dataclass(frozen=True)
+class AudioRequest:
+    """What an audio batch line asks for: `body.file` (a URL) and `body.response_format`."""
+
+    file: str
+    response_format: str = "json"
 
 
 @dataclass(frozen=True)
@@ -220,6 +240,7 @@ class InputLine:
     prompt: str = ""
     # (code, message) when the scenario wants this request to fail.
     failure: tuple[str, str] | None = None
+    audio: AudioRequest | None = None
 
 
 def _any(items: Iterable[ScenarioItem], outcome: Outcome) -> bool:
@@ -256,6 +277,12 @@ def cached_tokens_for(custom_id: str, prompt_tokens: int) -> int:
     return 1 + (h >> 1) % (prompt_tokens - 1)
 
 
+def audio_duration_for(custom_id: str) -> Decimal:
+    """Deterministic seconds of audio, 1 to 30 s to the millisecond (e.g. 17.52): short
+    clips, so the demo's audio job stays inside its cents-sized budgets."""
+    return (Decimal(stable_hash("audio", custom_id) % 29_000) + 1000) / 1000
+
+
 def processing_ranks(batch_id: str, custom_ids: Sequence[str]) -> list[int]:
     """rank[i] = position of input line i in the (deterministically shuffled) processing order."""
     order = sorted(range(len(custom_ids)), key=lambda i: (stable_hash(batch_id, custom_ids[i]), i))
@@ -286,6 +313,7 @@ def plan_items(
             "line_number": line.line_number,
             "prompt": line.prompt,
             "processed_at": processed_at,
+            "audio": line.audio,
         }
         if line.failure is not None:
             code, message = line.failure
@@ -298,6 +326,24 @@ def plan_items(
                     created=None,
                     error_code=code,
                     error_message=message,
+                    **common,
+                )
+            )
+            continue
+        if line.audio is not None:
+            # Billed per minute of audio: no tokens; a duration only in verbose_json.
+            verbose = line.audio.response_format == "verbose_json"
+            items.append(
+                ScenarioItem(
+                    outcome="succeeded",
+                    prompt_tokens=0,
+                    completion_tokens=0,
+                    cached_tokens=None,
+                    # Together's audio responses carry no `created` stamp.
+                    created=None,
+                    error_code=None,
+                    error_message=None,
+                    audio_duration=audio_duration_for(line.custom_id) if verbose else None,
                     **common,
                 )
             )
@@ -388,6 +434,7 @@ def plan_job(
                     error_message=None,
                     line_number=line.line_number,
                     prompt=line.prompt,
+                    audio=line.audio,
                 )
                 for line in lines
             ),
@@ -468,10 +515,19 @@ def _parse_line(number: int, raw: bytes) -> tuple[InputLine | None, str | None]:
     if not isinstance(model, str) or not model:
         return None, "body.model is required"
     messages = body.get("messages")
-    if isinstance(messages, list):
+    audio: AudioRequest | None = None
+    if isinstance(body.get("file"), str) and messages is None:
+        # An audio line (method FILE): the file is a URL; json is Together's default format.
+        response_format = body.get("response_format", "json")
+        if response_format not in AUDIO_FORMATS:
+            return None, f"body.response_format must be one of {', '.join(sorted(AUDIO_FORMATS))}"
+        audio = AudioRequest(file=body["file"], response_format=response_format)
+        prompt, prompt_tokens = "", 0
+    elif isinstance(messages, list):
         prompt_tokens = prompt_tokens_for(messages)
         first = messages[0] if messages and isinstance(messages[0], dict) else {}
-        prompt = first.get("content") if isinstance(first.get("content"), str) else ""
+        content = first.get("content")
+        prompt = content if isinstance(content, str) else ""
     elif isinstance(body.get("prompt"), str):
         prompt = body["prompt"]
         prompt_tokens = prompt_tokens_for([{"content": prompt}])
@@ -496,6 +552,7 @@ def _parse_line(number: int, raw: bytes) -> tuple[InputLine | None, str | None]:
             prompt_tokens=prompt_tokens,
             prompt=prompt or "",
             failure=failure,
+            audio=audio,
         ),
         None,
     )

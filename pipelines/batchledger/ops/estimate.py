@@ -20,6 +20,12 @@ PROVIDER = "together"
 ASSUMED_MAX_TOKENS = 4096
 CHARS_PER_TOKEN = 4
 MILLION = Decimal(1_000_000)
+CHAT_ENDPOINT = "/v1/chat/completions"
+AUDIO_ENDPOINTS = ("/v1/audio/transcriptions", "/v1/audio/translations")
+# The one response format whose audio results report the audio's duration, which is what
+# batchledger prices audio on (docs/reference/together-audio-batches.md).
+DURATION_FORMAT = "verbose_json"
+DEFAULT_AUDIO_FORMAT = "json"  # Together's default
 
 
 @dataclass
@@ -31,6 +37,9 @@ class ModelEstimate:
     lines_without_max_tokens: int = 0
     pricing_mode: str | None = None  # None: unpriced
     cost_usd: Decimal | None = None
+    # Audio lines (transcription, translation): priced per minute of audio, which is known
+    # only from the results, so they have no upper bound here.
+    audio_lines: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +49,7 @@ class ModelEstimate:
             "max_output_tokens": self.max_output_tokens,
             "pricing_mode": self.pricing_mode,
             "cost_usd": str(self.cost_usd) if self.cost_usd is not None else None,
+            "audio_lines": self.audio_lines,
         }
 
 
@@ -79,6 +89,37 @@ def prompt_chars(body: dict[str, Any]) -> int:
     return len(prompt) if isinstance(prompt, str) else len(str(prompt or ""))
 
 
+def is_audio_request(request: Request) -> bool:
+    """An audio line: `"method": "FILE"` (Together's audio batch lines), or a body with a
+    `file` and no `messages`."""
+    body = request.body
+    return request.extra.get("method") == "FILE" or (
+        isinstance(body.get("file"), str) and "messages" not in body
+    )
+
+
+def audio_format_warnings(requests: list[Request]) -> list[str]:
+    """One warning per response format without durations that audio lines ask for: their
+    results report no duration, so batchledger cannot price them (they are flagged)."""
+    lines_by_format: dict[str, list[int]] = defaultdict(list)
+    for request in requests:
+        if not is_audio_request(request):
+            continue
+        response_format = request.body.get("response_format", DEFAULT_AUDIO_FORMAT)
+        if response_format != DURATION_FORMAT:
+            lines_by_format[str(response_format)].append(request.line)
+    warnings = []
+    for response_format, lines in sorted(lines_by_format.items()):
+        shown = ", ".join(str(line) for line in lines[:10]) + (", ..." if len(lines) > 10 else "")
+        warnings.append(
+            f"{len(lines)} audio line(s) ask for response_format {response_format!r} "
+            f"(line {shown}): Together reports the audio's duration only in "
+            f"{DURATION_FORMAT}, so batchledger cannot price them (they will show as "
+            f"unpriced, never $0); set body.response_format to {DURATION_FORMAT!r}"
+        )
+    return warnings
+
+
 def estimate(
     requests: list[Request], *, prices_csv: Path = PRICES_CSV, on: datetime | None = None
 ) -> Estimate:
@@ -87,6 +128,9 @@ def estimate(
         entry = by_model[request.model]
         entry.model = request.model
         entry.lines += 1
+        if is_audio_request(request):
+            entry.audio_lines += 1
+            continue
         entry.prompt_tokens += math.ceil(prompt_chars(request.body) / CHARS_PER_TOKEN)
         max_tokens = request.body.get("max_tokens")
         if isinstance(max_tokens, int) and max_tokens > 0:
@@ -97,6 +141,7 @@ def estimate(
     rows = read_price_rows(prices_csv) if prices_csv.exists() else []
     today = (on or datetime.now(UTC)).date()
     result = Estimate(models=sorted(by_model.values(), key=lambda m: m.model))
+    result.warnings.extend(audio_format_warnings(requests))
     for entry in result.models:
         _price(entry, rows, today, result.warnings)
         if entry.lines_without_max_tokens:
@@ -107,9 +152,21 @@ def estimate(
     return result
 
 
+def _usable(row: PriceRow | None, *, audio: bool) -> PriceRow | None:
+    """The row, if it has the rate these lines need (as the marts price them): the audio rate
+    for audio lines, both token rates for any other."""
+    if row is None:
+        return None
+    has_rate = row.usd_per_audio_minute is not None if audio else row.has_token_rates
+    return row if has_rate else None
+
+
 def _price(entry: ModelEstimate, rows: list[PriceRow], today: Any, warnings: list[str]) -> None:
-    batch = row_in_force(rows, (PROVIDER, entry.model, "batch"), today)
-    serverless = row_in_force(rows, (PROVIDER, entry.model, "serverless"), today)
+    audio = entry.audio_lines > 0
+    batch = _usable(row_in_force(rows, (PROVIDER, entry.model, "batch"), today), audio=audio)
+    serverless = _usable(
+        row_in_force(rows, (PROVIDER, entry.model, "serverless"), today), audio=audio
+    )
     row = batch or serverless
     if row is None:
         warnings.append(f"{entry.model}: no price in prices/; its cost is unknown (UNPRICED)")
@@ -117,6 +174,16 @@ def _price(entry: ModelEstimate, rows: list[PriceRow], today: Any, warnings: lis
     if batch is None:
         warnings.append(f"{entry.model}: no batch discount; estimated at the serverless rate")
     entry.pricing_mode = row.pricing_mode
+    if entry.audio_lines:
+        # Billed per minute of audio, and the audio's length is known only from the results.
+        warnings.append(
+            f"{entry.model}: {entry.audio_lines} audio line(s) bill {row.usd_per_audio_minute} "
+            "USD per minute of audio; their length is unknown before the run, so they have "
+            "no upper bound here"
+        )
+        return
+    if row.usd_per_million_input_tokens is None or row.usd_per_million_output_tokens is None:
+        return
     entry.cost_usd = (
         Decimal(entry.prompt_tokens) * row.usd_per_million_input_tokens
         + Decimal(entry.max_output_tokens) * row.usd_per_million_output_tokens

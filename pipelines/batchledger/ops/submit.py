@@ -16,8 +16,9 @@ from rich.table import Table
 
 from batchledger.ops.api import progress_of, short_id
 from batchledger.ops.errors import OpsUsageError
-from batchledger.ops.estimate import Estimate
+from batchledger.ops.estimate import AUDIO_ENDPOINTS, CHAT_ENDPOINT, Estimate, is_audio_request
 from batchledger.ops.validate import Checked, check_file, write_requests
+from batchledger.pricing import NOT_AVAILABLE_FOR_BATCH
 from batchledger.settings import Settings
 from batchledger.statuses import is_terminal
 from batchledger.store import Submission, record_submission
@@ -59,6 +60,50 @@ def checked_file(path: Path, *, model: str | None, max_tokens: int | None) -> Ch
     return checked
 
 
+def unavailable_for_batch(checked: Checked, *, force: bool) -> list[str]:
+    """Refuse models Together's batch page lists as not available for batch (such a job
+    fails); with `force`, one warning per model instead. Models without a batch discount are
+    not refused: they run at standard rates."""
+    lines: dict[str, int] = {}
+    for request in checked.requests:
+        if request.model in NOT_AVAILABLE_FOR_BATCH:
+            lines[request.model] = lines.get(request.model, 0) + 1
+    messages = [
+        f"{model} ({count} line(s)) is not available for batch on Together: its batch jobs fail"
+        for model, count in sorted(lines.items())
+    ]
+    if messages and not force:
+        raise OpsUsageError(
+            "\n".join(messages) + "\nnothing uploaded (pass --force to submit anyway)"
+        )
+    return messages
+
+
+def batch_endpoint(checked: Checked, endpoint: str | None) -> str:
+    """The endpoint to create the batch on: chat unless --endpoint names an audio one, which
+    audio lines (method FILE) need; a file that mixes the two cannot be one batch."""
+    audio = sum(is_audio_request(request) for request in checked.requests)
+    if audio and audio < len(checked.requests):
+        raise OpsUsageError(
+            f"{audio} of {len(checked.requests)} lines are audio requests: a batch is either "
+            "audio or chat; split the file"
+        )
+    if endpoint is None:
+        if audio:
+            raise OpsUsageError(
+                "audio lines need --endpoint /v1/audio/transcriptions or /v1/audio/translations"
+            )
+        return CHAT_ENDPOINT
+    if endpoint not in (CHAT_ENDPOINT, *AUDIO_ENDPOINTS):
+        raise OpsUsageError(
+            f"--endpoint must be one of {CHAT_ENDPOINT}, {', '.join(AUDIO_ENDPOINTS)}"
+        )
+    if (endpoint in AUDIO_ENDPOINTS) != bool(audio):
+        kind = "audio" if audio else "chat"
+        raise OpsUsageError(f"{endpoint} does not take {kind} lines")
+    return endpoint
+
+
 def print_estimate(result: Estimate, console: Console) -> None:
     table = Table(title="Upper-bound cost estimate", title_justify="left")
     for column in ("model", "lines", "prompt tokens (est.)", "max output tokens", "rate", "USD"):
@@ -91,6 +136,7 @@ def submit_checked(
     *,
     tags: dict[str, str],
     parent_batch_id: str | None = None,
+    endpoint: str = CHAT_ENDPOINT,
 ) -> Submitted:
     models = sorted({request.model for request in checked.requests})
     with tempfile.TemporaryDirectory(prefix="batchledger-submit-") as tmp:
@@ -101,7 +147,7 @@ def submit_checked(
             write_requests(checked.requests, upload_path)
         uploaded = client.upload_file(upload_path)
     job, warning = client.create_batch(
-        str(uploaded["id"]), model_id=models[0] if len(models) == 1 else None
+        str(uploaded["id"]), endpoint=endpoint, model_id=models[0] if len(models) == 1 else None
     )
     total = result.total_usd
     submission = Submission(

@@ -16,6 +16,7 @@ source as (
         'finish_reason': 'varchar',
         'error_code': 'varchar',
         'error_message': 'varchar',
+        'audio_duration': 'varchar',
         '_dlt_load_id': 'varchar',
     }) }}
 
@@ -92,6 +93,15 @@ renamed as (
         end as cached_prompt_tokens,
         {{ json_integer('usage_fields[2]') }} as completion_tokens,
         {{ json_integer('usage_fields[3]') }} as total_tokens,
+        -- An audio result's duration: the JSON text as given, and as seconds when it is a
+        -- JSON number, read from its text as DECIMAL (never a float) and rounded half up to
+        -- the microsecond. A string, a boolean or an object reads as null here, and
+        -- int_batch_results_checked flags it.
+        audio_duration as audio_duration_json,
+        case
+            when json_type(try_cast(audio_duration as json)) in ('UBIGINT', 'BIGINT', 'DOUBLE')
+                then try_cast(audio_duration as decimal(18, 6))
+        end as audio_seconds,
         _dlt_load_id as load_id
 
     from usage_extracted

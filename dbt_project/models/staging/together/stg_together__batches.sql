@@ -34,6 +34,9 @@ renamed as (
         error_file_id,
         model_id as model,
         endpoint,
+        -- Transcription and translation batches are billed per minute of audio, not per token.
+        coalesce(endpoint in ('/v1/audio/transcriptions', '/v1/audio/translations'), false)
+            as is_audio,
         status as provider_status,
         case upper(status)
             when 'VALIDATING' then 'validating'

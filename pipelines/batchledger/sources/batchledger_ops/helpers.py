@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from batchledger.store import SUBMISSIONS_FILE, TAGS_FILE, Submission
+from batchledger.store import INVOICE_LINES_FILE, SUBMISSIONS_FILE, TAGS_FILE, Submission
 
 
 def plain_decimal(value: str | None) -> str | None:
@@ -32,4 +32,6 @@ def submission_rows(submissions: list[Submission]) -> list[dict[str, Any]]:
 
 def has_records(folder: Path) -> bool:
     """True when the store holds anything to load (an ingest skips the source otherwise)."""
-    return (folder / SUBMISSIONS_FILE).exists() or (folder / TAGS_FILE).exists()
+    return any(
+        (folder / name).exists() for name in (SUBMISSIONS_FILE, TAGS_FILE, INVOICE_LINES_FILE)
+    )

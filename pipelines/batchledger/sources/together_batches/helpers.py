@@ -60,10 +60,14 @@ _INPUT_SHAPE = (
     '{"custom_id": "VARCHAR", "body": {"model": "VARCHAR", "max_tokens": "VARCHAR"}, '
     '"metadata": "JSON"}'
 )
+# `duration` is what an audio (transcription or translation) result reports, in seconds; it
+# stays JSON text. DuckDB writes a JSON number back in its shortest double form, so more than
+# 15 significant digits are normalised: below the microsecond staging rounds to (see
+# docs/reference/together-audio-batches.md).
 _RESULT_SHAPE = (
     '{"id": "VARCHAR", "custom_id": "VARCHAR", "error": "JSON", "response": {"status_code": '
     '"VARCHAR", "body": {"model": "VARCHAR", "created": "VARCHAR", "usage": "JSON", '
-    '"error": "JSON", "choices": "JSON"}}}'
+    '"error": "JSON", "choices": "JSON", "duration": "JSON"}}}'
 )
 # The fast path reads the same leaves, except that of `choices` it reads only what we keep from
 # the first choice instead of the whole array. A value that does not fit raises, and the file
@@ -75,7 +79,7 @@ _FAST_INPUT_COLUMNS = (
 _FAST_RESULT_COLUMNS = (
     "{{'id': 'VARCHAR', 'custom_id': 'VARCHAR', 'error': 'JSON', 'response': "
     "'STRUCT(status_code VARCHAR, body STRUCT(model VARCHAR, created VARCHAR, usage JSON, "
-    "error JSON, choices STRUCT({choice})[]))'}}"
+    "error JSON, choices STRUCT({choice})[], duration JSON{text}))'}}"
 )
 
 # One definition of each column for both paths; `doc` is the parsed line (a from_json struct on
@@ -106,6 +110,11 @@ _RESULT_FIELDS = """
         case when json_type(doc.error) = 'VARCHAR' then doc.error->>'$' end
     ) as error_message,
     {completion_text} as completion_text,
+    -- Audio seconds as the JSON text the line gave (a number, or anything else, which dbt
+    -- flags); null when the body has none, as chat bodies and json-format audio bodies do.
+    case when doc.response.body.duration is not null
+        and json_type(doc.response.body.duration) <> 'NULL'
+        then doc.response.body.duration::varchar end as audio_duration,
 """
 _CAREFUL_INPUT_FIELDS = _INPUT_FIELDS.format(
     request_bytes="octet_length(encode(raw))",
@@ -114,8 +123,10 @@ _CAREFUL_INPUT_FIELDS = _INPUT_FIELDS.format(
 # Result columns carry file_kind before line_number, matching the raw table's order.
 _CAREFUL_RESULT_FIELDS = "$file_kind as file_kind, line_number," + _RESULT_FIELDS.format(
     finish_reason="doc.response.body.choices->>'$[0].finish_reason'",
-    completion_text="case when $store_text and doc is not null then json_extract_string("
-    "raw, '$.response.body.choices[0].message.content') end",
+    # A chat completion's first choice, else an audio result's transcript (`text`).
+    completion_text="case when $store_text and doc is not null then coalesce(json_extract_string("
+    "raw, '$.response.body.choices[0].message.content'), json_extract_string(raw, "
+    "'$.response.body.text')) end",
 )
 
 _CAREFUL_PARSE = """
@@ -195,11 +206,13 @@ def _fast_sql(*, is_input: bool, store_text: bool, many: bool) -> str:
         fields = _INPUT_FIELDS.format(request_bytes="null::bigint", body="null::varchar")
     else:
         columns = _FAST_RESULT_COLUMNS.format(
-            choice="finish_reason VARCHAR, message JSON" if store_text else "finish_reason VARCHAR"
+            choice="finish_reason VARCHAR, message JSON" if store_text else "finish_reason VARCHAR",
+            text=", text JSON" if store_text else "",
         )
         fields = _RESULT_FIELDS.format(
             finish_reason="doc.response.body.choices[1].finish_reason",
-            completion_text="json_extract_string(doc.response.body.choices[1].message, '$.content')"
+            completion_text="coalesce(json_extract_string(doc.response.body.choices[1].message, "
+            "'$.content'), json_extract_string(doc.response.body.text, '$'))"
             if store_text
             else "null::varchar",
         )
