@@ -528,6 +528,11 @@ FILE_LOADS: list[dict[str, Any]] = [
     _file_load("file-out-ded-b", "batch-ded-b", "output", 2),
     _file_load("file-in-ded-c", "batch-ded-c", "input", 3),
     _file_load("file-out-ded-c", "batch-ded-c", "output", 2),
+    _file_load("file-in-w1", "batch-whisper-dec", "input", 2),
+    _file_load("file-out-w1", "batch-whisper-dec", "output", 2),
+    _file_load("file-in-w2", "batch-whisper-jun", "input", 9),
+    _file_load("file-out-w2", "batch-whisper-jun", "output", 8),
+    _file_load("file-err-w2", "batch-whisper-jun", "error", 1),
 ]
 
 # GET /v1/endpoints?type=dedicated as the ingest loads it (a serverless entry too, as a
@@ -557,11 +562,6 @@ ENDPOINTS: list[dict[str, Any]] = [
         "observed_at": _ts("2026-11-12T21:00:00"),
         "record_hash": "1" * 64,
     },
-    _file_load("file-in-w1", "batch-whisper-dec", "input", 2),
-    _file_load("file-out-w1", "batch-whisper-dec", "output", 2),
-    _file_load("file-in-w2", "batch-whisper-jun", "input", 9),
-    _file_load("file-out-w2", "batch-whisper-jun", "output", 8),
-    _file_load("file-err-w2", "batch-whisper-jun", "error", 1),
 ]
 
 QUARANTINE: list[dict[str, Any]] = [
