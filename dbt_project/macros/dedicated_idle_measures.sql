@@ -12,6 +12,8 @@
     {%- endfor %}
     cast(null as decimal(38, 18)) as input_cost_usd,
     cast(null as decimal(38, 18)) as output_cost_usd,
+    cast(0 as decimal(38, 6)) as audio_seconds,
+    cast(null as decimal(38, 18)) as audio_cost_usd,
     cast({{ idle_cost_usd }} as decimal(38, 18)) as cost_usd,
     cast(null as decimal(38, 18)) as realtime_cost_usd,
     cast(null as decimal(38, 18)) as savings_usd,

@@ -272,24 +272,29 @@ allocated as (
                 when dedicated_items.batch_item_id is null
                     then batch_items.billed_usd_per_million_cached_input_tokens
             end as billed_usd_per_million_cached_input_tokens,
-            cast(
-                case
-                    when dedicated_items.batch_item_id is null then batch_items.input_cost_usd
-                    else item_costs.input_cost_usd
-                end as decimal(38, 18)
-            ) as input_cost_usd,
-            cast(
-                case
-                    when dedicated_items.batch_item_id is null then batch_items.output_cost_usd
-                    else item_costs.cost_usd - item_costs.input_cost_usd
-                end as decimal(38, 18)
-            ) as output_cost_usd,
-            cast(
-                case
-                    when dedicated_items.batch_item_id is null then batch_items.cost_usd
-                    else item_costs.cost_usd
-                end as decimal(38, 18)
-            ) as cost_usd,
+            -- Each branch cast on its own: a case over DECIMAL(38, 18) and the allocation's
+            -- DECIMAL(38, 12) would round the per-token and per-second costs to 12 places.
+            case
+                when dedicated_items.batch_item_id is null
+                    then cast(batch_items.input_cost_usd as decimal(38, 18))
+                else cast(item_costs.input_cost_usd as decimal(38, 18))
+            end as input_cost_usd,
+            case
+                when dedicated_items.batch_item_id is null
+                    then cast(batch_items.output_cost_usd as decimal(38, 18))
+                else cast(item_costs.cost_usd - item_costs.input_cost_usd as decimal(38, 18))
+            end as output_cost_usd,
+            case
+                when dedicated_items.batch_item_id is null
+                    then cast(batch_items.cost_usd as decimal(38, 18))
+                else cast(item_costs.cost_usd as decimal(38, 18))
+            end as cost_usd,
+            -- A dedicated item costs its share of the window and no audio.
+            case
+                when dedicated_items.batch_item_id is null
+                    then cast(batch_items.audio_cost_usd as decimal(38, 18))
+                when item_costs.batch_item_id is not null then cast(0 as decimal(38, 18))
+            end as audio_cost_usd,
             case
                 when dedicated_items.batch_item_id is null then batch_items.realtime_cost_usd
             end as realtime_cost_usd,
