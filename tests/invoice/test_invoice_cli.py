@@ -65,7 +65,7 @@ def test_invoice_import_end_to_end(emulator: Emulator, tmp_path: Path) -> None:
     done = run_cli("invoice", "import", str(DEMO_INVOICE), env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     out = " ".join(done.stdout.split())
-    assert "Imported 5 invoice line(s) for 2026-10, 2026-11" in out
+    assert "Imported 7 invoice line(s) for 2026-10, 2026-11" in out
     assert "DEMO" not in out
     assert "2026-10" in out and "NO" in out
     first = verdicts(db)

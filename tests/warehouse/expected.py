@@ -764,16 +764,20 @@ def expected_invoice_reconciliation(
     *,
     tolerance_usd: Decimal = Decimal("0.01"),
     tolerance_percent: Decimal = Decimal("1"),
+    idle: dict[tuple[date, str], Decimal] | None = None,
 ) -> dict[tuple[date, str, str | None], Reconciliation]:
-    """The tie-out from the items' own costs and the invoice lines, keyed by (month, level,
-    model): a `month` row per invoiced month, and in a month whose invoice names models a
-    `model` row per model either side knows."""
+    """The tie-out from the items' own costs, the dedicated endpoints' idle remainders
+    ((month, endpoint) -> USD: billed, with the endpoint as the model) and the invoice lines,
+    keyed by (month, level, model): a `month` row per invoiced month, and in a month whose
+    invoice names models a `model` row per model either side knows."""
     billed: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
     unpriced: dict[tuple[date, str], int] = defaultdict(int)
     for item in items:
         key = (item.usage_month, item.model)
         billed[key] += item.cost_usd or Decimal(0)
         unpriced[key] += item.cost_usd is None
+    for key, usd in (idle or {}).items():
+        billed[key] += usd
     invoiced: dict[tuple[date, str | None], list[Decimal]] = defaultdict(list)
     for line in invoice_lines:
         month = date.fromisoformat(line["invoice_month"] + "-01")

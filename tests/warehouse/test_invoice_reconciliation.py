@@ -9,6 +9,7 @@ from decimal import Decimal
 import duckdb
 
 from batchledger.emulator import demo_scenario
+from batchledger.emulator.demo import DEDICATED_LLAMA
 from batchledger.invoices import read_invoice
 from batchledger.paths import DEMO_INVOICE
 
@@ -16,9 +17,12 @@ from . import raw_fixture
 from .conftest import PRICE_CSV, BuiltWarehouse
 from .expected import (
     Reconciliation,
+    demo_dedicated_lines,
     expected_demo_items,
     expected_invoice_reconciliation,
     expected_items,
+    fixture_dedicated_lines,
+    idle_by_month,
     rows,
 )
 
@@ -42,9 +46,9 @@ def actual(con: duckdb.DuckDBPyConnection) -> dict[tuple[date, str, str | None],
 
 
 def test_tie_out_matches_an_independent_computation(con: duckdb.DuckDBPyConnection) -> None:
-    expected = expected_invoice_reconciliation(
-        expected_items(PRICE_CSV).values(), raw_fixture.INVOICE_LINES
-    )
+    items = expected_items(PRICE_CSV)
+    idle = idle_by_month(fixture_dedicated_lines(items, PRICE_CSV))
+    expected = expected_invoice_reconciliation(items.values(), raw_fixture.INVOICE_LINES, idle=idle)
     assert actual(con) == expected
     verdicts = {key: row.within_tolerance for key, row in expected.items()}
     llama, deepseek, acme = raw_fixture.LLAMA, raw_fixture.DEEPSEEK, raw_fixture.ACME
@@ -74,9 +78,11 @@ def test_tolerance_is_a_dbt_var(warehouse: BuiltWarehouse) -> None:
         run = warehouse.dbt("run", "--select", "invoice_reconciliation", "--vars", wide)
         assert run.success, run.output
         with duckdb.connect(str(warehouse.db_path), read_only=True) as con:
+            items = expected_items(PRICE_CSV)
             expected = expected_invoice_reconciliation(
-                expected_items(PRICE_CSV).values(),
+                items.values(),
                 raw_fixture.INVOICE_LINES,
+                idle=idle_by_month(fixture_dedicated_lines(items, PRICE_CSV)),
                 tolerance_usd=Decimal("0.05"),
                 tolerance_percent=Decimal(0),
             )
@@ -95,10 +101,15 @@ def test_demo_invoice_ties_out_one_month_and_flags_the_other(
          "amount_usd": str(line.amount_usd)}
         for line in invoice.lines
     ]  # fmt: skip
-    expected = expected_invoice_reconciliation(
-        expected_demo_items(demo_scenario(), PRICE_CSV).values(), lines
-    )
+    scenario = demo_scenario()
+    items = expected_demo_items(scenario, PRICE_CSV)
+    idle = idle_by_month(demo_dedicated_lines(items, scenario, PRICE_CSV))
+    expected = expected_invoice_reconciliation(items.values(), lines, idle=idle)
     assert actual(demo_con) == expected
+    # The dedicated endpoint's hours, invoiced under its name, tie out with its jobs' share
+    # and its idle remainder together.
+    endpoint = expected[(date(2026, 11, 1), "model", DEDICATED_LLAMA)]
+    assert endpoint.invoiced_usd == endpoint.computed_billed_usd == Decimal("80.64")
     months = {key[0]: row.within_tolerance for key, row in expected.items() if key[1] == "month"}
     assert months == {date(2026, 10, 1): True, date(2026, 11, 1): False}
     # November's gap is the fine-tune: invoiced, but unpriced in the warehouse.

@@ -1,5 +1,6 @@
 -- invoice_reconciliation's computed side is the warehouse's billed cost: a `month` row
--- equals the month's priced items summed straight from fct_batch_items, and in a month with
+-- equals the month's priced items summed straight from fct_batch_items plus the idle
+-- remainder of its dedicated endpoint windows (billed, though no job ran), and in a month with
 -- `model` rows those rows add up to the month row. Fails with one row per month that
 -- does not reconcile.
 with
@@ -16,14 +17,35 @@ items as (
 
 ),
 
-item_months as (
+dedicated_endpoint_costs as (
+
+    select * from {{ ref('dedicated_endpoint_costs') }}
+
+),
+
+billed_rows as (
 
     select
         items.usage_month,
-        coalesce(sum(items.cost_usd), 0) as billed_usd
-
+        items.cost_usd
     from items
-    group by items.usage_month
+    union all
+    select
+        dedicated_endpoint_costs.usage_month,
+        dedicated_endpoint_costs.cost_usd
+    from dedicated_endpoint_costs
+    where dedicated_endpoint_costs.line_kind = 'idle'
+
+),
+
+item_months as (
+
+    select
+        billed_rows.usage_month,
+        coalesce(sum(billed_rows.cost_usd), 0) as billed_usd
+
+    from billed_rows
+    group by billed_rows.usage_month
 
 ),
 
