@@ -16,12 +16,12 @@ def test_demo_scenario_is_deterministic() -> None:
 def test_demo_scenario_covers_every_case() -> None:
     scenario = demo_scenario()
     jobs = scenario.jobs
-    assert len(jobs) == 11
+    assert len(jobs) == 12
     assert {(j.created_at.year, j.created_at.month) for j in jobs} == {(2026, 10), (2026, 11)}
     assert all(20 <= len(j.items) <= 60 for j in jobs)
     statuses = Counter(j.status_at(scenario.now) for j in jobs)
     assert statuses == {
-        "COMPLETED": 7,
+        "COMPLETED": 8,
         "FAILED": 1,
         "EXPIRED": 1,
         "CANCELLED": 1,

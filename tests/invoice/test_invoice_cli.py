@@ -73,13 +73,13 @@ def test_invoice_import_end_to_end(emulator: Emulator, tmp_path: Path) -> None:
         ("2026-10", "month", True),
         ("2026-11", "month", False),
     ]
-    assert query(db, "select count(*) from raw_batchledger.invoice_lines") == [(5,)]
+    assert query(db, "select count(*) from raw_batchledger.invoice_lines") == [(7,)]
 
     # 3. The same file again: nothing changes, no duplicate line.
     again = run_cli("invoice", "import", str(DEMO_INVOICE), env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "already imported" in again.stdout
-    assert query(db, "select count(*) from raw_batchledger.invoice_lines") == [(5,)]
+    assert query(db, "select count(*) from raw_batchledger.invoice_lines") == [(7,)]
     assert verdicts(db) == first
 
     # 4. A corrected November from another file: refused without --replace, then replaces
@@ -97,10 +97,10 @@ def test_invoice_import_end_to_end(emulator: Emulator, tmp_path: Path) -> None:
     assert replaced.returncode == 0, replaced.stdout + replaced.stderr
     rows = verdicts(db)
     assert [(month, level, str(usd)) for month, level, _, usd, _ in rows] == [
-        ("2026-10", "month", "0.030000000000000000"),
+        ("2026-10", "month", "5.150000000000000000"),
         ("2026-11", "month", "0.030000000000000000"),
     ]
-    assert query(db, "select count(*) from raw_batchledger.invoice_lines") == [(2,)]
+    assert query(db, "select count(*) from raw_batchledger.invoice_lines") == [(3,)]
 
     # The key was never written beside the warehouse.
     for path in db.parent.rglob("*"):
