@@ -82,6 +82,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_dbt_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every warehouse a test builds, CLI children included, shares one dbt cache (the parse of
+    the project, and which versions of it passed their unit tests), as the warehouses of one
+    data folder do: each would otherwise parse the project anew. Under xdist, each worker's
+    temp folder sits in the run's own folder, which both workers share."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    os.environ["BATCHLEDGER_DBT_CACHE_DIR"] = str(root / "dbt-cache")
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     # time_scale 0: the virtual clock moves only when a test advances it.

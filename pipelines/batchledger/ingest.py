@@ -16,7 +16,13 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from batchledger.build import BuildError, BuildResult, build_and_publish, dbt_artifacts_dir
+from batchledger.build import (
+    BuildError,
+    BuildResult,
+    build_and_publish,
+    dbt_artifacts_dir,
+    dbt_child,
+)
 from batchledger.build_state import ops_inputs_fingerprint, read_build_state
 from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_models
 from batchledger.invoices import read_invoice
@@ -187,11 +193,7 @@ def run_ingest(
                     # New data means a build: dbt imports and parses the project in its own
                     # process while this one downloads and loads (seconds of a core saved).
                     warm_dbt = children.enter_context(
-                        DbtChild(
-                            work_db,
-                            artifacts_dir=dbt_artifacts_dir(settings.work_dir),
-                            parse_first=True,
-                        )
+                        dbt_child(work_db, settings.work_dir, parse_first=True)
                     )
                 if not plan.is_empty:
                     mark = time.monotonic()

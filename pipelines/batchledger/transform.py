@@ -7,8 +7,10 @@ which would stop this process from checkpointing and publishing the same file.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,16 +65,27 @@ class DbtChild:
         artifacts_dir: Path,
         quiet: bool = True,
         parse_first: bool = False,
+        cache_dir: Path | None = None,
     ) -> None:
         temp_dir = artifacts_dir / "duckdb_tmp"
         temp_dir.mkdir(parents=True, exist_ok=True)
         self.target = artifacts_dir / "target"
+        self.target.mkdir(parents=True, exist_ok=True)
+        # The child runs in the warehouse's folder and the profile gets paths relative to it:
+        # dbt reuses a parse only for the same connection settings, so with absolute paths no
+        # two warehouses could share one (see ParseCache).
+        cwd = db_path.parent
         env = {
             **os.environ,
-            "BATCHLEDGER_DBT_DB": str(db_path),
-            "BATCHLEDGER_DBT_TEMP_DIR": str(temp_dir),
+            "BATCHLEDGER_DBT_DB": db_path.name,
+            "BATCHLEDGER_DBT_TEMP_DIR": os.path.relpath(temp_dir, cwd),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
+        self._parse_cache = (
+            ParseCache(cache_dir, self.target, env) if cache_dir is not None else None
+        )
+        if self._parse_cache is not None:
+            self._parse_cache.seed()
         options = [
             "--project-dir",
             str(DBT_PROJECT_DIR),
@@ -95,7 +108,7 @@ class DbtChild:
         self._process = subprocess.Popen(
             [*command, *options],
             env=env,
-            cwd=DBT_PROJECT_DIR,
+            cwd=cwd,
             stdin=subprocess.PIPE,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
@@ -110,7 +123,12 @@ class DbtChild:
         except BrokenPipeError:
             pass  # the child is gone: its exit status and missing results tell the story
         returncode = self._process.wait()
+        self._keep_parse()
         return _outcome(returncode, self.target / "run_results.json")
+
+    def _keep_parse(self) -> None:
+        if self._parse_cache is not None:
+            self._parse_cache.keep()
 
     def __enter__(self) -> DbtChild:
         return self
@@ -126,6 +144,68 @@ class DbtChild:
         except (BrokenPipeError, subprocess.TimeoutExpired):
             self._process.kill()
             self._process.wait()
+            return
+        self._keep_parse()
+
+
+class ParseCache:
+    """dbt's parse of the project, shared by every warehouse that uses one cache folder.
+
+    dbt keeps its parse in `<target>/partial_parse.msgpack` and reuses it when the project,
+    the dbt version, the vars and the connection settings are the same; parsing anew takes
+    seconds of a core. A new warehouse (the first run, a second warehouse beside the demo,
+    each test) has an empty target folder: it starts from the cached parse instead. dbt
+    itself checks that the parse still fits and parses again when it does not, so a stale
+    cache costs only the parse it would have cost anyway. Copies are best effort: a cache
+    that cannot be read or written changes nothing but the time."""
+
+    FILE = "partial_parse.msgpack"
+
+    def __init__(self, folder: Path, target: Path, env: dict[str, str]) -> None:
+        # One entry per project folder and per value the profile reads: dbt would refuse a
+        # parse made with another, so they would only replace each other.
+        rendered = [str(DBT_PROJECT_DIR.resolve())] + [
+            f"{name}={env.get(name, '')}" for name in PROFILE_ENV
+        ]
+        key = hashlib.sha256("\0".join(rendered).encode()).hexdigest()[:16]
+        self.cached = folder / f"partial_parse-{key}.msgpack"
+        self.local = target / self.FILE
+
+    def seed(self) -> None:
+        if self.local.exists() or not self.cached.exists():
+            return
+        try:
+            shutil.copyfile(self.cached, self.local)
+        except OSError:
+            self.local.unlink(missing_ok=True)
+
+    def keep(self) -> None:
+        """Offer this warehouse's parse to the next new one (atomically: another process may be
+        reading the cached copy)."""
+        try:
+            if not self.local.exists() or _same_file(self.local, self.cached):
+                return
+            self.cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.cached.with_name(f"{self.cached.name}.{os.getpid()}.tmp")
+            shutil.copyfile(self.local, partial)
+            os.replace(partial, self.cached)
+        except OSError:
+            pass
+
+
+# The environment variables profiles.yml renders into the connection settings.
+PROFILE_ENV = (
+    "BATCHLEDGER_DBT_DB",
+    "BATCHLEDGER_DBT_TEMP_DIR",
+    "BATCHLEDGER_DUCKDB_MEMORY_LIMIT",
+    "BATCHLEDGER_DBT_DUCKDB_THREADS",
+)
+
+
+def _same_file(left: Path, right: Path) -> bool:
+    if not right.exists() or left.stat().st_size != right.stat().st_size:
+        return False
+    return left.read_bytes() == right.read_bytes()
 
 
 def run_dbt(
@@ -134,10 +214,11 @@ def run_dbt(
     *,
     artifacts_dir: Path,
     quiet: bool = True,
+    cache_dir: Path | None = None,
 ) -> DbtOutcome:
     """Run one dbt command in a child (its start-up costs seconds, so once per ingest, not once
     per model)."""
-    with DbtChild(db_path, artifacts_dir=artifacts_dir, quiet=quiet) as child:
+    with DbtChild(db_path, artifacts_dir=artifacts_dir, quiet=quiet, cache_dir=cache_dir) as child:
         return child.run(args)
 
 

@@ -43,10 +43,15 @@ class BuiltWarehouse:
         return run_dbt_in(self.db_path, self.tmp_dir, *args)
 
 
+def shared_dbt_cache_dir() -> Path:
+    """The session's dbt cache (tests/conftest.py, shared_dbt_cache)."""
+    return Path(os.environ["BATCHLEDGER_DBT_CACHE_DIR"])
+
+
 def run_dbt_in(db_path: Path, tmp_dir: Path, *args: str) -> DbtRun:
     """dbt as the ingest runs it (batchledger.transform.run_dbt), with target and logs in
     `tmp_dir`: the same folder for every command on one warehouse, so dbt parses only once."""
-    outcome = run_dbt(db_path, args, artifacts_dir=tmp_dir)
+    outcome = run_dbt(db_path, args, artifacts_dir=tmp_dir, cache_dir=shared_dbt_cache_dir())
     results_path = tmp_dir / "target" / "run_results.json"
     run_results = json.loads(results_path.read_text()) if results_path.exists() else {}
     return DbtRun(outcome.success, "\n".join(outcome.failures), run_results)
