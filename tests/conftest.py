@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ SHARED_WAREHOUSE_FILES = {
             "tests/warehouse/test_queries.py",
             "tests/warehouse/test_spend_report.py",
             "tests/warehouse/test_test_scope.py",
+            "tests/ops/test_jobs.py",
         ),
         "demo_db+warehouse",
     ),
@@ -117,3 +121,40 @@ def make_settings(tmp_path: Path, base_url: str, **overrides: object) -> Setting
 @pytest.fixture
 def settings(tmp_path: Path, emulator: Emulator) -> Settings:
     return make_settings(tmp_path, emulator.base_url)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`batchledger ingest` exactly as `make ingest` runs it on a fresh clone with no key."""
+    tmp_dir = tmp_path_factory.mktemp("demo")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"TOGETHER_API_KEY", "TOGETHER_BASE_URL", "BATCHLEDGER_DB"}
+    }
+    ingest = subprocess.run(
+        [str(Path(sys.executable).with_name("batchledger")), "ingest"],
+        cwd=tmp_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    assert "DEMO" in ingest.stdout and "UNPRICED MODELS" in ingest.stdout
+    # It ends with a one-line hint to see the spend (make report), and does not write it.
+    assert (
+        ingest.stdout.rstrip().splitlines()[-1].startswith("See the spend as a page: make report")
+    )
+    assert not (tmp_dir / "data" / "demo-report.html").exists()
+    # The summary names the test that warned, with the query for its rows.
+    assert "its rows: select * from audit.assert_all_items_priced" in ingest.stdout
+    run_results = tmp_dir / "data" / ".work" / "demo" / "dbt" / "target" / "run_results.json"
+    results = json.loads(run_results.read_text())["results"]
+    # Every model, seed and test passes; the one deliberate exception is the unpriced warning.
+    # (exposures report "no-op": they document, they do not build)
+    assert {r["status"] for r in results} <= {"success", "pass", "warn", "no-op"}
+    warned = [r["unique_id"] for r in results if r["status"] == "warn"]
+    assert warned == ["test.batchledger.assert_all_items_priced"]
+    return tmp_dir / "data" / "demo.duckdb"

@@ -145,21 +145,21 @@ def test_every_command_has_help_with_examples(cli: Any) -> None:
         assert result.exit_code == 0 and "Examples" in result.stdout
 
 
-@pytest.mark.slow
 def test_status_from_the_warehouse_finds_short_ids_says_not_found_and_flags_unpriced(
-    emulator: Emulator, tmp_path: Path
+    demo_db: Path, emulator: Emulator, tmp_path: Path
 ) -> None:
+    """On the warehouse `make ingest` published from the demo scenario, which the emulator
+    serves too (status only reads the warehouse)."""
     from batchledger.ops.api import format_usd
     from tests.cli.test_cli_ingest import run_cli
     from tests.conftest import TEST_API_KEY
 
-    db = tmp_path / "data" / "warehouse.duckdb"
+    db = demo_db
     keyed = {
         "TOGETHER_API_KEY": TEST_API_KEY,
         "TOGETHER_BASE_URL": emulator.base_url or "",
         "BATCHLEDGER_DB": str(db),
     }
-    assert run_cli("ingest", env=keyed, cwd=tmp_path).returncode == 0
     keyless = {"TOGETHER_API_KEY": "", "BATCHLEDGER_DB": str(db), "COLUMNS": "80"}
 
     listed = run_cli("status", "--json", env=keyless, cwd=tmp_path)
