@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from rich.console import Console
 
+from batchledger.build import dbt_artifacts_dir, dbt_cache_dir
 from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
 from batchledger.emulator import Emulator, demo, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
@@ -235,42 +236,33 @@ def test_each_input_changes_in_turn_and_incremental_equals_full(
     assert mode(ingest(settings)) == "up_to_date"
 
     # The marts after incremental runs equal a full rebuild of the same raw tables.
-    rebuilt = tmp_path / "rebuilt.duckdb"
+    assert_marts_equal_a_full_rebuild(db, tmp_path, every_mart_has_rows=True)
+
+
+def assert_marts_equal_a_full_rebuild(
+    db: Path, tmp_path: Path, *, every_mart_has_rows: bool = False
+) -> None:
+    """The marts of `db` equal a full rebuild of the same raw tables, row for row. The copy is
+    laid out as an ingest's working database (folder, file and dbt folder names), so its build
+    starts from the shared parse; its unit tests already ran in the ingest's first build."""
+    rebuilt = tmp_path / "rebuild" / "warehouse.duckdb"
+    rebuilt.parent.mkdir()
     shutil.copyfile(db, rebuilt)
     outcome = run_dbt(
         rebuilt,
-        ("build", "--full-refresh"),
-        artifacts_dir=tmp_path / "rebuild",
+        ("build", "--full-refresh", "--exclude", "test_type:unit"),
+        artifacts_dir=dbt_artifacts_dir(rebuilt.parent),
+        cache_dir=dbt_cache_dir(rebuilt.parent),
     )
     assert outcome.success, outcome.failures
     con = duckdb.connect(str(rebuilt), read_only=True)
     try:
         con.execute(f"attach '{db}' as incremental (read_only)")
         for mart in MARTS:
-            total = con.execute(f"select count(*) from marts.{mart}").fetchone()
-            assert total is not None and total[0] > 0, mart
+            if every_mart_has_rows:
+                total = con.execute(f"select count(*) from marts.{mart}").fetchone()
+                assert total is not None and total[0] > 0, mart
             # Which build wrote a row is the one column that may differ.
-            columns = "* exclude (_build_id)" if "_build_id" in names(con, mart) else "*"
-            for left, right in (("marts", "incremental.marts"), ("incremental.marts", "marts")):
-                differ = con.execute(
-                    f"select count(*) from (select {columns} from {left}.{mart} "
-                    f"except all select {columns} from {right}.{mart})"
-                ).fetchone()
-                assert differ == (0,), (mart, left, right)
-    finally:
-        con.close()
-
-
-def assert_marts_equal_a_full_rebuild(db: Path, tmp_path: Path) -> None:
-    """The marts of `db` equal a full rebuild of the same raw tables, row for row."""
-    rebuilt = tmp_path / "rebuilt.duckdb"
-    shutil.copyfile(db, rebuilt)
-    outcome = run_dbt(rebuilt, ("build", "--full-refresh"), artifacts_dir=tmp_path / "rebuild")
-    assert outcome.success, outcome.failures
-    con = duckdb.connect(str(rebuilt), read_only=True)
-    try:
-        con.execute(f"attach '{db}' as incremental (read_only)")
-        for mart in MARTS:
             columns = "* exclude (_build_id)" if "_build_id" in names(con, mart) else "*"
             for left, right in (("marts", "incremental.marts"), ("incremental.marts", "marts")):
                 differ = con.execute(
