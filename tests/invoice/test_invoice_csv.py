@@ -209,6 +209,36 @@ def test_a_month_from_another_file_needs_replace(tmp_path: Path, store_settings:
     ]
 
 
+def test_the_same_file_with_another_mapping_needs_replace(
+    tmp_path: Path, store_settings: Settings
+) -> None:
+    path = write(
+        tmp_path / "console.csv",
+        "Month,Item,Amount,Amount (USD)\n2026-11,Batch inference,10.00,12.34\n",
+    )
+    wrong = {"month": "Month", "description": "Item", "amount_usd": "Amount"}
+    record_invoice(store_settings, read_invoice(path, wrong), imported_at="t1")
+    store_file = ops_dir(store_settings) / INVOICE_LINES_FILE
+    before = store_file.read_bytes()
+    # The same bytes read into the same lines change nothing.
+    again = record_invoice(store_settings, read_invoice(path, wrong), imported_at="t2")
+    assert again.outcome == "unchanged"
+    assert store_file.read_bytes() == before
+    # Read with another mapping, the lines differ: said plainly, and nothing changes.
+    right = read_invoice(path, {**wrong, "amount_usd": "Amount (USD)"})
+    with pytest.raises(InvoiceError) as caught:
+        record_invoice(store_settings, right, imported_at="t3")
+    message = str(caught.value)
+    assert "console.csv is already imported (the same file, imported t1)" in message
+    assert "with another column mapping" in message and "pass --replace" in message
+    assert store_file.read_bytes() == before
+    # --replace applies the new mapping.
+    done = record_invoice(store_settings, right, imported_at="t3", replace=True)
+    assert (done.outcome, done.replaced_files) == ("replaced", ("console.csv",))
+    stored = invoice_lines_in(ops_dir(store_settings))
+    assert [(row["amount_usd"], row["imported_at"]) for row in stored] == [("12.34", "t3")]
+
+
 def test_odd_months_and_files_are_refused(tmp_path: Path) -> None:
     arabic = "\u0662\u0660\u0662\u0666-\u0661\u0661"
     with pytest.raises(InvoiceError, match="line 2: month"):
