@@ -1,7 +1,8 @@
 {#- Dedicated endpoints (prices/README.md, "Dedicated endpoints"): the one home of how a
     billing window's cost is computed and how much of it the batch jobs that ran in it carry.
-    int_batch_items_allocated splits that share among jobs and items; the mart
-    dedicated_endpoint_costs reports it with the idle remainder. -#}
+    int_batch_items_allocated computes the jobs' intervals and the window's busy time (once
+    per build) and splits the share among jobs and items; the mart dedicated_endpoint_costs
+    reports it, with the busy time the items carry, and the idle remainder. -#}
 
 {#- A window's cost: usd_per_hour * billed_seconds / 3600, truncated to the picodollar
     (12 decimal places) because a rate divided by 3600 need not terminate. DECIMAL(38, 18). -#}

@@ -6,7 +6,9 @@ failed build) has nothing to show, so a missing table reads as no flags, not as 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -23,19 +25,42 @@ ISSUE_EFFECTS = {
 }
 
 
-def unpriced_models(db_path: Path) -> list[tuple[str, int]]:
-    """Models with succeeded items the price seed cannot price, with their item counts.
+MODEL_PRICES = "prices/model_prices.csv"
+DEDICATED_ENDPOINTS = "prices/dedicated_endpoints.csv"
+
+
+@dataclass(frozen=True)
+class UnpricedModel:
+    """A model with succeeded items the price seeds cannot price."""
+
+    model: str
+    items: int
+    # A dedicated endpoint is billed by the hour: what prices its items is a billing window in
+    # dedicated_endpoints.csv covering their usage time, never a token rate.
+    is_dedicated: bool
+
+    @property
+    def price_file(self) -> str:
+        """Where the missing price goes (as audit.assert_all_items_priced's `price_file`)."""
+        return DEDICATED_ENDPOINTS if self.is_dedicated else MODEL_PRICES
+
+
+def unpriced_models(db_path: Path) -> list[UnpricedModel]:
+    """Models with succeeded items the price seeds cannot price, with their item counts.
     Items unpriced because their usage is flagged are data-quality issues, not listed here."""
-    return _query(
+    rows = _rows(
         db_path,
         """
-        select coalesce(model, '(unknown)'), count(*)
+        select coalesce(model, '(unknown)'), count(*), bool_or(dedicated_endpoint is not null)
         from marts.fct_batch_items
         where not is_priced and item_status = 'succeeded' and usage_issue is null
         group by all
         order by 2 desc, 1
         """,
     )
+    return [
+        UnpricedModel(str(model), int(items), bool(dedicated)) for model, items, dedicated in rows
+    ]
 
 
 def data_quality_counts(db_path: Path) -> list[tuple[str, int]]:
@@ -47,12 +72,16 @@ def data_quality_counts(db_path: Path) -> list[tuple[str, int]]:
 
 
 def _query(db_path: Path, sql: str) -> list[tuple[str, int]]:
+    return [(str(name), int(count)) for name, count in _rows(db_path, sql)]
+
+
+def _rows(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
     try:
         con = duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error:
         return []
     try:
-        return [(str(name), int(count)) for name, count in con.execute(sql).fetchall()]
+        return con.execute(sql).fetchall()
     except duckdb.CatalogException:
         return []
     finally:

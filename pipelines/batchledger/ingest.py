@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from batchledger.build import (
@@ -24,7 +25,7 @@ from batchledger.build import (
     dbt_child,
 )
 from batchledger.build_state import ops_inputs_fingerprint, read_build_state
-from batchledger.flags import ISSUE_EFFECTS, data_quality_counts, unpriced_models
+from batchledger.flags import ISSUE_EFFECTS, UnpricedModel, data_quality_counts, unpriced_models
 from batchledger.invoices import read_invoice
 from batchledger.paths import DEMO_INVOICE
 from batchledger.published import report_path
@@ -116,7 +117,7 @@ class IngestResult:
     report: IngestReport
     build: BuildResult | None
     seconds: float
-    unpriced_models: list[tuple[str, int]] = field(default_factory=list)
+    unpriced_models: list[UnpricedModel] = field(default_factory=list)
     data_quality: list[tuple[str, int]] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -459,7 +460,7 @@ def describe_build(build: BuildResult) -> str:
 
 
 def print_flags(
-    unpriced: list[tuple[str, int]], data_quality: list[tuple[str, int]], console: Console
+    unpriced: list[UnpricedModel], data_quality: list[tuple[str, int]], console: Console
 ) -> None:
     """What finance must know after any build: unpriced models and odd provider lines."""
     if unpriced:
@@ -467,8 +468,17 @@ def print_flags(
             "[bold red]UNPRICED MODELS[/bold red]: these items have no price in prices/ and are "
             "counted with cost NULL, not $0:"
         )
-        for model, items in unpriced:
-            console.print(f"  [red]{model}[/red]: {items} item(s)")
+        for entry in unpriced:
+            where = (
+                "add the billing window that covers them to"
+                if entry.is_dedicated
+                else "add its price to"
+            )
+            console.print(
+                f"  [red]{escape(entry.model)}[/red]: {entry.items} item(s); {where} "
+                f"{entry.price_file}",
+                soft_wrap=True,
+            )
     if data_quality:
         console.print(
             "[bold yellow]DATA QUALITY[/bold yellow]: odd lines from the provider, handled by rule "

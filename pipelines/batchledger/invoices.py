@@ -203,6 +203,9 @@ def read_invoice(path: Path, mapping: dict[str, str] | None = None) -> InvoiceFi
     except UnicodeDecodeError as exc:
         raise InvoiceError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     reader = csv.reader(io.StringIO(text, newline=""))
+    # A record starts on the line after the previous one ends: a quoted cell may span lines,
+    # and reader.line_num is the record's last line, not the first one an editor shows.
+    start = 1
     try:
         header = next(reader, None)
         if header is None:
@@ -210,8 +213,9 @@ def read_invoice(path: Path, mapping: dict[str, str] | None = None) -> InvoiceFi
         columns = _columns(header, mapping or {}, name)
         lines: list[InvoiceLine] = []
         problems: list[str] = []
+        start = reader.line_num + 1
         for row in reader:
-            number = reader.line_num
+            number, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) > len(header):
@@ -224,7 +228,7 @@ def read_invoice(path: Path, mapping: dict[str, str] | None = None) -> InvoiceFi
             except ValueError as exc:
                 problems.append(f"{name}: line {number}: {exc}")
     except csv.Error as exc:
-        raise InvoiceError(f"{name}: line {reader.line_num}: not valid CSV ({exc})") from None
+        raise InvoiceError(f"{name}: line {start}: not valid CSV ({exc})") from None
     if problems:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         if len(problems) > len(shown):

@@ -45,6 +45,17 @@ NOT_AVAILABLE_FOR_BATCH: frozenset[str] = frozenset(
         "moonshotai/Kimi-K2.6",
     }
 )
+# Together's model ids are case-insensitive in practice (`moonshotai/kimi-k2.6` names the same
+# model as `moonshotai/Kimi-K2.6`), so the check compares case-folded names.
+_NOT_AVAILABLE_FOR_BATCH_FOLDED: frozenset[str] = frozenset(
+    model.casefold() for model in NOT_AVAILABLE_FOR_BATCH
+)
+
+
+def is_not_available_for_batch(model: str) -> bool:
+    """Whether `model`, in any letter case, is on the batch page's "not available" list."""
+    return model.casefold() in _NOT_AVAILABLE_FOR_BATCH_FOLDED
+
 
 PriceKey = tuple[str, str, str]
 

@@ -14,7 +14,9 @@ import csv
 import json
 import os
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -160,16 +162,40 @@ def record_invoice(
 ) -> InvoiceImport:
     """Store an invoice's lines in the ops store, once per file and once per month.
 
-    The same file (by its bytes' sha256) again changes nothing. A file with a month that
-    another file already brought is refused (InvoiceError) unless `replace`: then that
-    month's earlier lines go, and so do the earlier lines of this very file. The store is
-    rewritten whole and renamed into place, so a crash never leaves half an invoice."""
+    The same file (by its bytes' sha256) read into the same lines again changes nothing. The
+    same file read into other lines (another column mapping) is refused (InvoiceError) unless
+    `replace`: finance may have closed a month on the lines stored, so they change only when
+    asked to. A file with a month that another file already brought is refused likewise;
+    with `replace`, that month's earlier lines go, and so do the earlier lines of this very
+    file. The store is rewritten whole and renamed into place, so a crash never leaves half
+    an invoice."""
     folder = ops_dir(settings)
     stored = invoice_lines_in(folder)
     months = tuple(sorted(invoice.months))
+    new_rows = [
+        {
+            "file_sha256": invoice.sha256,
+            "file_name": invoice.name,
+            "imported_at": imported_at,
+            "line_number": str(line.line_number),
+            "invoice_month": line.invoice_month,
+            "model": line.model or "",
+            "description": line.description or "",
+            "amount_usd": format(line.amount_usd, "f"),
+            "currency": line.currency,
+        }
+        for line in invoice.lines
+    ]
     same_file = [row for row in stored if row["file_sha256"] == invoice.sha256]
     if same_file and not replace:
-        return InvoiceImport("unchanged", months, len(invoice.lines))
+        if _invoice_contents(same_file) == _invoice_contents(new_rows):
+            return InvoiceImport("unchanged", months, len(invoice.lines))
+        raise InvoiceError(
+            f"{invoice.name} is already imported (the same file, imported "
+            f"{same_file[0]['imported_at']}) with another column mapping: read with this one, "
+            "its lines differ from those stored. Nothing imported: pass --replace to import it "
+            "with this mapping (its lines then replace the earlier ones)"
+        )
     taken = {
         row["invoice_month"]: row["file_name"]
         for row in stored
@@ -189,23 +215,24 @@ def record_invoice(
         if row["invoice_month"] not in invoice.months and row["file_sha256"] != invoice.sha256
     ]
     replaced = tuple(sorted({row["file_name"] for row in stored if row not in kept}))
-    new_rows = [
-        {
-            "file_sha256": invoice.sha256,
-            "file_name": invoice.name,
-            "imported_at": imported_at,
-            "line_number": str(line.line_number),
-            "invoice_month": line.invoice_month,
-            "model": line.model or "",
-            "description": line.description or "",
-            "amount_usd": format(line.amount_usd, "f"),
-            "currency": line.currency,
-        }
-        for line in invoice.lines
-    ]
     _write_csv(folder / INVOICE_LINES_FILE, INVOICE_LINE_COLUMNS, [*kept, *new_rows])
     outcome = "replaced" if replaced else "imported"
     return InvoiceImport(outcome, months, len(invoice.lines), replaced)
+
+
+def _invoice_contents(rows: list[dict[str, str]]) -> Counter[tuple[Any, ...]]:
+    """What a file's stored lines say, whatever line each came from: the same bytes give the
+    same line numbers under any mapping, so only a mapping changes these."""
+    return Counter(
+        (
+            row["invoice_month"],
+            row["model"],
+            row["description"],
+            Decimal(row["amount_usd"]),
+            row["currency"],
+        )
+        for row in rows
+    )
 
 
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> None:

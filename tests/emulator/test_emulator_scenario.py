@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import httpx
 
 from batchledger.emulator import DEMO_MODELS, Emulator, demo_scenario, large_scenario
+from batchledger.emulator.demo import LLAMA_8B
 
 
 def test_demo_scenario_is_deterministic() -> None:
@@ -16,12 +18,12 @@ def test_demo_scenario_is_deterministic() -> None:
 def test_demo_scenario_covers_every_case() -> None:
     scenario = demo_scenario()
     jobs = scenario.jobs
-    assert len(jobs) == 12
+    assert len(jobs) == 13
     assert {(j.created_at.year, j.created_at.month) for j in jobs} == {(2026, 10), (2026, 11)}
     assert all(20 <= len(j.items) <= 60 for j in jobs)
     statuses = Counter(j.status_at(scenario.now) for j in jobs)
     assert statuses == {
-        "COMPLETED": 8,
+        "COMPLETED": 9,
         "FAILED": 1,
         "EXPIRED": 1,
         "CANCELLED": 1,
@@ -55,6 +57,12 @@ def test_demo_scenario_covers_every_case() -> None:
     }
     assert any(m is None for m in metadata)
     assert any(m is not None and set(m) == {"project"} for m in metadata)
+    # One job runs across the end of its model's batch discount (2026-11-28, before `now`):
+    # requests done on both sides of it.
+    [ending] = [j for j in jobs if j.model_id == LLAMA_8B]
+    assert ending.completed_at is not None and ending.completed_at < scenario.now
+    days = Counter(i.processed_at.date() for i in ending.items if i.processed_at)
+    assert set(days) == {date(2026, 11, 27), date(2026, 11, 28)}
     # One audio transcription job: most lines report a duration (verbose_json), two do not.
     [audio] = [j for j in jobs if j.endpoint == "/v1/audio/transcriptions"]
     formats = Counter(i.audio.response_format for i in audio.items if i.audio)

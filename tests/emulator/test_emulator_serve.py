@@ -27,7 +27,7 @@ def test_serve_prints_its_url_and_stops_on_sigterm() -> None:
         jobs = httpx.get(
             f"{match.group(1)}/v1/batches", headers={"Authorization": "Bearer demo"}
         ).json()
-        assert len(jobs) == 12
+        assert len(jobs) == 13
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)

@@ -50,7 +50,7 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
     emu: Emulator, client: httpx.Client
 ) -> None:
     jobs = client.get("/v1/batches").json()
-    assert isinstance(jobs, list) and len(jobs) == 12
+    assert isinstance(jobs, list) and len(jobs) == 13
     for job in jobs:
         assert set(job) == BATCH_KEYS
         assert UUID4.match(job["id"])
@@ -66,7 +66,7 @@ def test_list_batches_is_a_bare_array_of_exact_batch_jobs(
         if not terminal:
             assert job["output_file_id"] is None and job["error_file_id"] is None
     statuses = sorted(job["status"] for job in jobs)
-    assert statuses.count("COMPLETED") == 8
+    assert statuses.count("COMPLETED") == 9
     assert {"FAILED", "EXPIRED", "CANCELLED", "IN_PROGRESS"} <= set(statuses)
 
 

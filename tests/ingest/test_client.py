@@ -151,3 +151,54 @@ def test_retry_after_parsing() -> None:
 
 def _now() -> datetime:
     return datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+BATCH = {"id": "batch-1", "status": "COMPLETED", "created_at": "2026-11-01T00:00:00Z"}
+FILE = {"id": "file-1", "filename": "in.jsonl"}
+ENDPOINT = {"id": "endpoint-1", "name": "acme/x-1", "type": "dedicated"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "what", "record", "enveloped"),
+    [
+        ("list_batches", "/v1/batches", "batch", BATCH, False),
+        ("list_files", "/v1/files", "file", FILE, True),
+        ("list_endpoints", "/v1/endpoints", "endpoint", ENDPOINT, True),
+    ],
+)
+def test_lists_read_one_shape_each_and_skip_unusable_entries(
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    what: str,
+    record: dict[str, str],
+    enveloped: bool,
+) -> None:
+    """Every list: entries in a {"data": [...]} envelope (files, endpoints) or a bare array;
+    null is empty; an entry without an id is skipped with a warning; any other answer is one
+    error naming the request and what it expected."""
+    with TogetherClient(TEST_API_KEY, "http://127.0.0.1:9") as client:
+        answers: list[object] = []
+        monkeypatch.setattr(client, "_json", lambda *_, **__: answers.pop(0))
+        listed = getattr(client, method)
+        answers.append(None)
+        assert listed() == []
+        answers.append([record, {"no": "id"}])
+        assert [entry["id"] for entry in listed()] == [record["id"]]
+        assert len(client.warnings) == 1
+        envelope = {"object": "list", "data": [record]}
+        answers.append(envelope)
+        if enveloped:
+            assert [entry["id"] for entry in listed()] == [record["id"]]
+            answers.append({"object": "list"})
+            assert listed() == []
+        else:
+            with pytest.raises(
+                TogetherError, match=f"GET {path}: expected a list of {what} objects, got dict"
+            ):
+                listed()
+        answers.append("nonsense")
+        with pytest.raises(
+            TogetherError, match=f"GET {path}: expected a list of {what} objects, got str"
+        ):
+            listed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -100,6 +101,40 @@ def test_every_bad_line_is_named_and_nothing_is_returned(tmp_path: Path) -> None
         assert f"bad.csv: line {line}: {words}" in message
 
 
+def test_a_record_over_several_lines_is_named_by_its_first_line(tmp_path: Path) -> None:
+    # A quoted cell may hold line breaks: a record is named by the line it starts on, where an
+    # editor shows it, and the records after it keep their own first lines.
+    text = (
+        "month,description,amount_usd\n"
+        '2026-11,"Dedicated endpoint,\n12 h at 6.72/h",80.64\n'  # 2-3
+        '2026-11,"Batch inference\nOctober\ncorrection",1e3\n'  # 4-6
+        "2026-11,Tax,NaN\n"  # 7
+        "\n"  # 8
+        '2026-11,"Support\nplan",(-1)\n'  # 9-10
+    )
+    with pytest.raises(InvoiceError) as caught:
+        read_invoice(write(tmp_path / "multi.csv", text))
+    message = str(caught.value)
+    assert message.startswith("3 bad line(s)")
+    for line, words in [(4, "amount '1e3'"), (7, "amount 'NaN'"), (9, "amount '(-1)'")]:
+        assert f"multi.csv: line {line}: {words}" in message
+    good = read_invoice(
+        write(tmp_path / "good.csv", text.replace("1e3", "1").split("2026-11,Tax")[0])
+    )
+    assert [(line.line_number, line.amount_usd) for line in good.lines] == [
+        (2, Decimal("80.64")),
+        (4, Decimal("1")),
+    ]
+    # A CSV error names the line its record starts on too (here a cell past the csv module's
+    # field limit, 128 KiB).
+    huge = "x" * (csv.field_size_limit() + 1)
+    broken = write(
+        tmp_path / "huge.csv", f'month,description,amount_usd\n2026-11,"a\nb\n{huge}",1\n'
+    )
+    with pytest.raises(InvoiceError, match=r"huge\.csv: line 2: not valid CSV"):
+        read_invoice(broken)
+
+
 def test_empty_and_unreadable_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvoiceError, match="the file is empty"):
         read_invoice(write(tmp_path / "empty.csv", ""))
@@ -172,6 +207,36 @@ def test_a_month_from_another_file_needs_replace(tmp_path: Path, store_settings:
         ("2026-10", "nov.csv", "-0.000000000000000001"),
         ("2026-11", "nov-v2.csv", "13"),
     ]
+
+
+def test_the_same_file_with_another_mapping_needs_replace(
+    tmp_path: Path, store_settings: Settings
+) -> None:
+    path = write(
+        tmp_path / "console.csv",
+        "Month,Item,Amount,Amount (USD)\n2026-11,Batch inference,10.00,12.34\n",
+    )
+    wrong = {"month": "Month", "description": "Item", "amount_usd": "Amount"}
+    record_invoice(store_settings, read_invoice(path, wrong), imported_at="t1")
+    store_file = ops_dir(store_settings) / INVOICE_LINES_FILE
+    before = store_file.read_bytes()
+    # The same bytes read into the same lines change nothing.
+    again = record_invoice(store_settings, read_invoice(path, wrong), imported_at="t2")
+    assert again.outcome == "unchanged"
+    assert store_file.read_bytes() == before
+    # Read with another mapping, the lines differ: said plainly, and nothing changes.
+    right = read_invoice(path, {**wrong, "amount_usd": "Amount (USD)"})
+    with pytest.raises(InvoiceError) as caught:
+        record_invoice(store_settings, right, imported_at="t3")
+    message = str(caught.value)
+    assert "console.csv is already imported (the same file, imported t1)" in message
+    assert "with another column mapping" in message and "pass --replace" in message
+    assert store_file.read_bytes() == before
+    # --replace applies the new mapping.
+    done = record_invoice(store_settings, right, imported_at="t3", replace=True)
+    assert (done.outcome, done.replaced_files) == ("replaced", ("console.csv",))
+    stored = invoice_lines_in(ops_dir(store_settings))
+    assert [(row["amount_usd"], row["imported_at"]) for row in stored] == [("12.34", "t3")]
 
 
 def test_odd_months_and_files_are_refused(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         return result
 
     # 120 virtual seconds per real second: a small job (40 virtual s) ends in a third of a
-    # second, and the whole flow stays on the demo's 2026-11-20.
+    # second, and the whole flow stays on the demo's 2026-11-30.
     with (
         Emulator(scenario=demo_scenario(), api_key=TEST_API_KEY, time_scale=120.0) as emulator,
         pytest.MonkeyPatch.context() as monkeypatch,

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from batchledger.emulator import Emulator
+from batchledger.ops.errors import OpsUsageError
+from batchledger.ops.followup import followup_endpoint
 from batchledger.settings import Settings
 from batchledger.store import read_submissions
 from tests.conftest import make_settings
@@ -103,6 +105,43 @@ def test_retry_submit_records_lineage_and_inherits_tags(
     child = {s.batch_id: s for s in read_submissions(settings)}[payload["submitted_batch_id"]]
     assert (child.parent_batch_id, child.tags) == (parent_id, {"team": "s"})
     assert fast_emulator.job(child.batch_id).model_id in (LLAMA, "invalid/model", None)
+
+
+def test_retry_submit_keeps_an_audio_jobs_endpoint(
+    cli: Any, fast_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_env_at(monkeypatch, make_settings(tmp_path, fast_emulator.base_url or ""))
+    translations = "/v1/audio/translations"
+
+    def audio(custom_id: str, model: str) -> dict[str, Any]:
+        body = {"file": f"https://calls.example.com/{custom_id}.wav", "model": model}
+        return {"custom_id": custom_id, "method": "FILE", "body": body}
+
+    path = write_jsonl(
+        tmp_path / "calls.jsonl",
+        [audio("ok-1", "openai/whisper-large-v3"), audio("bad-1", "invalid/model")],
+    )
+    submitted = cli("submit", str(path), "--endpoint", translations, "--yes", "--json")
+    assert submitted.exit_code == 0, submitted.output + submitted.stderr
+    parent_id = json.loads(submitted.stdout)["batch_id"]
+    while cli("status", parent_id, "--json").stdout.count('"COMPLETED"') == 0:
+        time.sleep(0.05)
+    out = tmp_path / "retry.jsonl"
+    result = cli("retry", parent_id, "-o", str(out), "--submit", "--yes", "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    child = fast_emulator.job(json.loads(result.stdout)["submitted_batch_id"])
+    assert [item.custom_id for item in child.items] == ["bad-1"]
+    assert child.endpoint == translations
+
+
+def test_a_follow_up_goes_to_its_parents_endpoint_or_is_refused() -> None:
+    assert followup_endpoint({"id": "b", "endpoint": "/v1/audio/transcriptions"}) == (
+        "/v1/audio/transcriptions"
+    )
+    # No endpoint in the batch object: submit decides from the lines.
+    assert followup_endpoint({"id": "b"}) is None
+    with pytest.raises(OpsUsageError, match="'/v1/embeddings', which batchledger cannot submit"):
+        followup_endpoint({"id": "b", "endpoint": "/v1/embeddings"})
 
 
 def test_retry_refuses_a_running_job(cli: Any, ops_settings: Settings, emulator: Emulator) -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import dlt
 import duckdb
+import pytest
 
+from batchledger.invoices import read_invoice
+from batchledger.paths import DEMO_INVOICE
 from batchledger.settings import DEMO_DB
 from batchledger.sources.batchledger_ops import batchledger_ops
 from batchledger.sources.batchledger_ops.helpers import has_records, plain_decimal
 from batchledger.sources.batchledger_ops.settings import DATASET_NAME
-from batchledger.store import Submission, ops_dir, record_submission, tags_in
+from batchledger.store import Submission, ops_dir, record_invoice, record_submission, tags_in
 from tests.conftest import make_settings
 
 
@@ -99,3 +103,41 @@ def test_source_loads_submissions_and_tags_and_merges_on_rerun(tmp_path: Path) -
         ("b-2", "project", "x"),
         ("b-2", "team", "search"),
     ]
+
+
+def test_first_records_load_into_the_empty_tables_without_dlt_warnings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first ingest creates the tables empty; the first invoice import or submission then
+    # loads rows into them, and dlt must find the row key already there (no warning that it
+    # adds a unique, not-null column to an existing table).
+    monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")  # as ingest
+    settings = make_settings(tmp_path, "http://x")
+    pipeline = dlt.pipeline(
+        pipeline_name="ops_test",
+        destination=dlt.destinations.duckdb(credentials=str(tmp_path / "ops.duckdb")),
+        dataset_name=DATASET_NAME,
+        pipelines_dir=str(tmp_path / "dlt"),
+    )
+    assert not pipeline.run(batchledger_ops(ops_dir(settings))).has_failed_jobs
+    record_invoice(settings, read_invoice(DEMO_INVOICE), imported_at="2026-12-01T09:00:00+00:00")
+    record_submission(settings, submission("b-1", team="search"))
+    # dlt's logger does not propagate to the root logger: listen to it directly.
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.addHandler(caplog.handler)
+    try:
+        assert not pipeline.run(batchledger_ops(ops_dir(settings))).has_failed_jobs
+    finally:
+        dlt_logger.removeHandler(caplog.handler)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    con = duckdb.connect(str(tmp_path / "ops.duckdb"), read_only=True)
+    try:
+        found = con.execute(
+            "select table_name, count(*) from information_schema.columns"
+            " where table_schema = ? and column_name = '_dlt_id'"
+            " and not starts_with(table_name, '_dlt') group by all order by all",
+            [DATASET_NAME],
+        ).fetchall()
+    finally:
+        con.close()
+    assert found == [("batch_tags", 1), ("invoice_lines", 1), ("submissions", 1)]

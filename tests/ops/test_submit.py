@@ -197,6 +197,22 @@ def test_models_not_available_for_batch_are_refused_unless_forced(
     assert len(read_submissions(ops_settings)) == 1
 
 
+def test_models_not_available_for_batch_are_matched_in_any_letter_case(
+    cli: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_jsonl(
+        tmp_path / "lower.jsonl",
+        [request("a", model="moonshotai/kimi-k2.6"), request("b", model="MINIMAXAI/MINIMAX-M2.7")],
+    )
+    emulator.reset_log()
+    refused = cli("submit", str(path), "--yes")
+    assert refused.exit_code == 2, refused.output
+    # Named as the file writes them.
+    assert "moonshotai/kimi-k2.6 (1 line(s)) is not available for batch" in refused.stderr
+    assert "MINIMAXAI/MINIMAX-M2.7 (1 line(s)) is not available for batch" in refused.stderr
+    assert uploads(emulator) == []
+
+
 def test_a_model_without_a_discount_is_submitted_without_force(
     cli: Any, ops_settings: Settings, emulator: Emulator, tmp_path: Path
 ) -> None:

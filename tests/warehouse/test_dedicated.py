@@ -3,12 +3,13 @@ time they ran in its billing window, the rest is an idle row, and everything add
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_DOWN, Decimal
 
 import duckdb
 
 from . import raw_fixture
-from .conftest import PRICE_CSV
+from .conftest import PRICE_CSV, BuiltWarehouse
 from .expected import PICO, expected_items, fixture_dedicated_lines, rows
 
 WINDOW = f"together|{raw_fixture.DEDICATED}|2026-11-12 08:00:00"
@@ -172,3 +173,35 @@ def test_focus_carries_each_line_as_dedicated_endpoint_hours(
             "Dedicated Endpoint",
         ),
     }
+
+
+def test_a_build_computes_the_jobs_intervals_and_busy_time_once(
+    warehouse: BuiltWarehouse, con: duckdb.DuckDBPyConnection
+) -> None:
+    # One model computes them (inlined into fct_batch_items); the mart reads the busy time
+    # the items carry instead of computing it over again.
+    manifest = json.loads((warehouse.tmp_dir / "target" / "manifest.json").read_text())
+    interval_macros = {
+        f"macro.batchledger.{name}"
+        for name in (
+            "dedicated_job_started_at",
+            "dedicated_job_ended_at",
+            "interval_union_milliseconds",
+        )
+    }
+    computing = {
+        node_id
+        for node_id, node in manifest["nodes"].items()
+        if interval_macros & set(node.get("depends_on", {}).get("macros", []))
+    }
+    assert computing == {"model.batchledger.int_batch_items_allocated"}
+    # Every item of a window carries the same busy time, the mart's.
+    busy = con.execute(
+        "select items.endpoint_window_id, count(distinct items.endpoint_window_busy_milliseconds),"
+        " any_value(items.endpoint_window_busy_milliseconds), any_value(costs.busy_seconds)"
+        " from marts.fct_batch_items as items"
+        " inner join marts.dedicated_endpoint_costs as costs"
+        " on items.endpoint_window_id = costs.endpoint_window_id"
+        " group by all"
+    ).fetchall()
+    assert busy == [(WINDOW, 1, ((3600 + 15 * 60 + 7) + 30 * 60) * 1000, Decimal(6307))]

@@ -6,13 +6,14 @@ prices/model_prices.csv alone: per job, per month and model, per cohort.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 import duckdb
 import pytest
 
 from batchledger.emulator import demo_scenario
-from batchledger.emulator.demo import LABELER_FT, WHISPER
+from batchledger.emulator.demo import LABELER_FT, LLAMA_8B, WHISPER
 
 from .conftest import PRICE_CSV
 from .expected import (
@@ -176,3 +177,45 @@ def test_demo_audio_job_is_priced_per_minute_of_audio(demo_con: duckdb.DuckDBPyC
         assert row["ListUnitPrice"] == Decimal("0.000025")
         assert row["ContractedUnitPrice"] * row["PricingQuantity"] == row["BilledCost"]
         assert row["ListUnitPrice"] * row["PricingQuantity"] == row["ListCost"]
+
+
+def test_demo_shows_a_batch_discount_ending(demo_con: duckdb.DuckDBPyConnection) -> None:
+    """The Llama 3.1 8B job ran across midnight into 2026-11-28, the day its launch discount
+    was first seen gone (prices/model_prices.csv ends its batch row there): the requests done
+    on 2026-11-27 bill at the batch rate (0.09 USD per million tokens), those of 2026-11-28 at
+    the standard rate (0.18), and the marts show the same model in both modes."""
+    (job,) = [job for job in demo_scenario().jobs if job.model_id == LLAMA_8B]
+    found = {
+        row["custom_id"]: row
+        for row in rows(
+            demo_con, f"select * from marts.fct_batch_items where batch_id = '{job.batch_id}'"
+        )
+    }
+    end = date(2026, 11, 28)
+    days = {date(2026, 11, 27): ("batch", Decimal("0.09")), end: ("serverless", Decimal("0.18"))}
+    seen = set()
+    for item in job.items:
+        row = found[item.custom_id]
+        assert item.prompt_tokens is not None and item.completion_tokens is not None
+        mode, rate = days[row["used_at"].date()]
+        seen.add(mode)
+        # Hand computation: tokens x USD per million tokens.
+        cost = (item.prompt_tokens + item.completion_tokens) * rate / 1_000_000
+        realtime = (item.prompt_tokens + item.completion_tokens) * Decimal("0.18") / 1_000_000
+        assert (row["pricing_mode_applied"], row["cost_usd"], row["realtime_cost_usd"]) == (
+            mode,
+            cost,
+            realtime,
+        ), item.custom_id
+    assert seen == {"batch", "serverless"}
+    # FOCUS: the batch day saves against the list price, the standard-rate day does not.
+    by_day = {
+        day: (modes, savings)
+        for day, modes, savings in demo_con.execute(
+            "select cast(ChargePeriodStart as date), list(distinct x_PricingMode),"
+            " sum(ListCost - BilledCost) from marts.focus_charges"
+            f" where ResourceId = '{job.batch_id}' group by all"
+        ).fetchall()
+    }
+    assert by_day[date(2026, 11, 27)][0] == ["batch"] and by_day[date(2026, 11, 27)][1] > 0
+    assert by_day[end] == (["serverless"], 0)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from decimal import Decimal
 
 import duckdb
 import pytest
+from rich.console import Console
+
+from batchledger.flags import unpriced_models
+from batchledger.ingest import print_flags
 
 from . import raw_fixture
 from .conftest import PRICE_CSV, BuiltWarehouse
@@ -69,15 +74,35 @@ def test_build_passes_with_only_the_unpriced_warning(warehouse: BuiltWarehouse) 
 
 def test_unpriced_warning_lists_the_models(con: duckdb.DuckDBPyConnection) -> None:
     found = rows(
-        con, "select model, unpriced_items from audit.assert_all_items_priced order by model"
+        con,
+        "select model, price_file, unpriced_items from audit.assert_all_items_priced"
+        " order by model",
     )
     # Items unpriced because of flagged usage are data-quality issues, not listed here.
     assert found == [
-        {"model": "(unknown)", "unpriced_items": 1},
-        {"model": raw_fixture.ACME, "unpriced_items": 2},
-        # A dedicated item used after its endpoint's billing window closed.
-        {"model": raw_fixture.DEDICATED, "unpriced_items": 1},
+        {"model": "(unknown)", "price_file": "prices/model_prices.csv", "unpriced_items": 1},
+        {"model": raw_fixture.ACME, "price_file": "prices/model_prices.csv", "unpriced_items": 2},
+        # A dedicated item used after its endpoint's billing window closed: a window prices it.
+        {
+            "model": raw_fixture.DEDICATED,
+            "price_file": "prices/dedicated_endpoints.csv",
+            "unpriced_items": 1,
+        },
     ]
+
+
+def test_unpriced_summary_says_where_each_price_goes(warehouse: BuiltWarehouse) -> None:
+    text = io.StringIO()
+    print_flags(unpriced_models(warehouse.db_path), [], Console(file=text, color_system=None))
+    lines = {
+        line.split(":")[0].strip(): line
+        for line in text.getvalue().splitlines()
+        if line.startswith("  ")
+    }
+    assert lines[raw_fixture.DEDICATED].endswith(
+        "add the billing window that covers them to prices/dedicated_endpoints.csv"
+    )
+    assert lines[raw_fixture.ACME].endswith("add its price to prices/model_prices.csv")
 
 
 def test_schemas_and_materializations(con: duckdb.DuckDBPyConnection) -> None:

@@ -11,6 +11,7 @@ from batchledger.pricing import (
     NOT_AVAILABLE_FOR_BATCH,
     PRICE_COLUMNS,
     effective_windows,
+    is_not_available_for_batch,
     read_price_rows,
     row_in_force,
 )
@@ -117,7 +118,7 @@ def test_models_not_available_for_batch_are_not_discounted() -> None:
     rows = read_price_rows(PRICE_CSV)
     batch_models = {row.model for row in rows if row.pricing_mode == "batch"}
     assert len(NOT_AVAILABLE_FOR_BATCH) == 6
-    assert not NOT_AVAILABLE_FOR_BATCH & (BATCH_DISCOUNTED | batch_models)
+    assert not any(is_not_available_for_batch(model) for model in BATCH_DISCOUNTED | batch_models)
 
 
 def test_demo_models_are_priced_as_the_contract_says() -> None:

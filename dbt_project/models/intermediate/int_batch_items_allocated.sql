@@ -61,6 +61,8 @@ dedicated_items as (
 
 job_windows as (
 
+    -- The jobs that ran in each window: their items in it, flagged ones left out (those are
+    -- in no window, as fct_batch_items and dedicated_endpoint_costs show them).
     select
         dedicated_items.endpoint_window_id,
         dedicated_items.batch_id,
@@ -69,7 +71,7 @@ job_windows as (
         max(dedicated_items.used_at) as last_used_at
 
     from dedicated_items
-    where dedicated_items.endpoint_window_id is not null
+    where dedicated_items.is_allocated
     group by dedicated_items.endpoint_window_id, dedicated_items.batch_id
 
 ),
@@ -95,6 +97,10 @@ job_intervals as (
 
 window_busy as (
 
+    -- The one place a build computes the busy time of a window: the items carry it
+    -- (endpoint_window_busy_milliseconds), and dedicated_endpoint_costs reads it from them.
+    -- A model of its own upstream of fct_batch_items would run the item steps (ephemeral)
+    -- over every batch a second time.
     {{ interval_union_milliseconds('job_intervals') }}
 
 ),
@@ -304,13 +310,19 @@ allocated as (
         ),
         dedicated_items.dedicated_endpoint,
         case when item_costs.batch_item_id is not null then dedicated_items.endpoint_window_id end
-            as endpoint_window_id
+            as endpoint_window_id,
+        case
+            when item_costs.batch_item_id is not null
+                then coalesce(window_busy.busy_milliseconds, 0)
+        end as endpoint_window_busy_milliseconds
 
     from batch_items
     left join dedicated_items
         on batch_items.batch_item_id = dedicated_items.batch_item_id
     left join item_costs
         on batch_items.batch_item_id = item_costs.batch_item_id
+    left join window_busy
+        on dedicated_items.endpoint_window_id = window_busy.endpoint_window_id
 
 )
 

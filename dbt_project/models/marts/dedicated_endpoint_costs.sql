@@ -25,12 +25,6 @@ items as (
 
 ),
 
-batches as (
-
-    select * from {{ ref('stg_together__batches') }}
-
-),
-
 account_endpoints as (
 
     -- The endpoints this account knows: listed by its API, or named by one of its jobs.
@@ -80,37 +74,10 @@ job_windows as (
         items.batch_id,
         count(*) as items_total,
         cast(sum(items.total_tokens) as bigint) as total_tokens,
-        sum(items.cost_usd) as cost_usd,
-        min(items.used_at) as first_used_at,
-        max(items.used_at) as last_used_at
+        sum(items.cost_usd) as cost_usd
 
     from items
     group by items.endpoint_window_id, items.batch_id
-
-),
-
-job_intervals as (
-
-    select
-        job_windows.endpoint_window_id,
-        {{ dedicated_job_started_at(
-            'batches.created_at', 'job_windows.first_used_at', 'windows_costed.billed_from'
-        ) }} as started_at,
-        {{ dedicated_job_ended_at(
-            'batches.completed_at', 'job_windows.last_used_at', 'windows_costed.billed_to'
-        ) }} as ended_at
-
-    from job_windows
-    inner join windows_costed
-        on job_windows.endpoint_window_id = windows_costed.endpoint_window_id
-    left join batches
-        on job_windows.batch_id = batches.batch_id
-
-),
-
-window_busy as (
-
-    {{ interval_union_milliseconds('job_intervals') }}
 
 ),
 
@@ -123,6 +90,19 @@ window_jobs as (
 
     from job_windows
     group by job_windows.endpoint_window_id
+
+),
+
+window_busy as (
+
+    -- The window's busy time comes with its items: computed once, where their shares were
+    -- (int_batch_items_allocated), the same on every item of the window.
+    select
+        items.endpoint_window_id,
+        max(items.endpoint_window_busy_milliseconds) as busy_milliseconds
+
+    from items
+    group by items.endpoint_window_id
 
 ),
 

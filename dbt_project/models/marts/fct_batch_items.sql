@@ -78,6 +78,7 @@ final as (
         batch_items.usage_issue,
         batch_items.dedicated_endpoint,
         batch_items.endpoint_window_id,
+        batch_items.endpoint_window_busy_milliseconds,
         -- Which build wrote the row, so that publishing copies only rows newer than the
         -- published file's (see warehouse.py).
         {{ build_id() }} as _build_id

@@ -43,16 +43,21 @@ def invoice_import(
     ] = None,
     replace: Annotated[
         bool,
-        typer.Option("--replace", help="Replace the months an earlier invoice file brought."),
+        typer.Option(
+            "--replace",
+            help="Replace the months an earlier invoice file brought (or this file's lines, "
+            "imported with another mapping).",
+        ),
     ] = False,
 ) -> None:
     """Import an invoice CSV into raw_batchledger.invoice_lines and rebuild the tie-out.
 
     The generic layout is month, description, model, amount_usd, currency (prices/README.md
     and the README's "Closing a month"). A bad line refuses the whole file, naming each line;
-    the same file again changes nothing; a second file for a month already imported needs
-    --replace. marts.invoice_reconciliation then compares each month (and each model the
-    invoice names) with the billed cost computed from the result files.
+    the same file again changes nothing; the same file with another --mapping that reads it
+    differently, or a second file for a month already imported, needs --replace.
+    marts.invoice_reconciliation then compares each month (and each model the invoice names)
+    with the billed cost computed from the result files.
 
     Examples:
       batchledger invoice import together-2026-11.csv

@@ -29,7 +29,13 @@ from batchledger.ops.api import (
 )
 from batchledger.ops.errors import OpsError, OpsUsageError
 from batchledger.ops.estimate import estimate
-from batchledger.ops.followup import FileSource, item_outcomes, select_retry, write_followup
+from batchledger.ops.followup import (
+    FileSource,
+    followup_endpoint,
+    item_outcomes,
+    select_retry,
+    write_followup,
+)
 from batchledger.ops.marts import JobFigures, job_figures
 from batchledger.ops.submit import (
     Submitted,
@@ -470,15 +476,24 @@ def retry(
         payload["output"] = str(dest)
         if submit_it:
             payload["submitted_batch_id"] = _submit_followup(
-                client, settings, dest, batch_id, yes, quiet=as_json
+                client, settings, dest, batch_id, followup_endpoint(job), yes, quiet=as_json
             )
     _report_retry(payload, as_json)
 
 
 def _submit_followup(
-    client: TogetherClient, settings: Settings, dest: Path, parent: str, yes: bool, *, quiet: bool
+    client: TogetherClient,
+    settings: Settings,
+    dest: Path,
+    parent: str,
+    parent_endpoint: str | None,
+    yes: bool,
+    *,
+    quiet: bool,
 ) -> str:
     checked = checked_file(dest, model=None, max_tokens=None)
+    # On the parent's endpoint: an audio job's follow-up is audio too, never chat.
+    endpoint = batch_endpoint(checked, parent_endpoint)
     result = estimate(checked.requests)
     print_estimate(result, Console(stderr=True) if quiet else console)
     confirm(yes, f"Submit {len(checked.requests)} retried request(s)?")
@@ -486,7 +501,14 @@ def _submit_followup(
     # The retry inherits its parent's tags, so its cost lands in the same cohorts.
     tags = dict(parent_submission.tags) if parent_submission else {}
     done = submit_checked(
-        client, settings, dest, checked, result, tags=tags, parent_batch_id=parent
+        client,
+        settings,
+        dest,
+        checked,
+        result,
+        tags=tags,
+        parent_batch_id=parent,
+        endpoint=endpoint,
     )
     return done.submission.batch_id
 

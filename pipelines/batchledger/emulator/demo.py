@@ -24,7 +24,9 @@ from batchledger.emulator.scenario import (
     validate_lines,
 )
 
-DEMO_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+# After 2026-11-28, the day a launch model's batch discount was first seen gone (the job on
+# LLAMA_8B below runs across it).
+DEMO_NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 DEMO_SEED = 20261120
 
 LLAMA_70B = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
@@ -32,6 +34,9 @@ QWEN_7B = "Qwen/Qwen2.5-7B-Instruct-Turbo"
 DEEPSEEK_FLASH = "deepseek-ai/DeepSeek-V4.1-Flash"
 LABELER_FT = "acme-ai/Llama-3.1-8B-labeler-ft"
 WHISPER = "openai/whisper-large-v3"
+# One of the 15 launch models: its batch discount ends on 2026-11-28, the day Together's batch
+# page was first seen without it (prices/README.md, "Batch eligibility over time").
+LLAMA_8B = "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo"
 # The account's dedicated endpoints (their billing windows are in prices/dedicated_endpoints.csv):
 # Llama 3.3 70B, which one job runs on, and a Qwen endpoint left running with no job.
 DEDICATED_LLAMA = "acme-ai/meta-llama/Llama-3.3-70B-Instruct-Turbo-9f2c41d7"
@@ -47,6 +52,8 @@ DEMO_MODELS = (
     ScenarioModel(WHISPER, batch_discounted=True),
     # A dedicated endpoint: priced by its billing window, never per token.
     ScenarioModel(DEDICATED_LLAMA, batch_discounted=False, has_public_price=False),
+    # Batch-discounted until 2026-11-28, at standard rates since (not discounted at DEMO_NOW).
+    ScenarioModel(LLAMA_8B, batch_discounted=False),
 )
 
 _SERVERLESS_SINCE = datetime(2024, 2, 28, 21, 34, 35, 444000, tzinfo=UTC)
@@ -149,7 +156,7 @@ _DEMO_JOBS = (
     _JobPlan(_at("2026-11-17T09:30:27"), LLAMA_70B, 48, "search", "query-rewrite", "qr2",
              45, 2100, max_tokens=256, extra_model=(LABELER_FT, 4)),
     # Still IN_PROGRESS at DEMO_NOW (12:00); completes at 13:31:05 with two failed requests.
-    _JobPlan(_at("2026-11-20T11:30:05"), QWEN_7B, 40, "support", "ticket-triage", "tt3",
+    _JobPlan(_at("2026-11-30T11:30:05"), QWEN_7B, 40, "support", "ticket-triage", "tt3",
              60, 7200, max_tokens=128, failures=((12, "timeout"), (30, "invalid_request"))),
     # Call recordings transcribed with Whisper, billed per minute of audio: two lines ask for
     # the json format, whose results report no duration (unpriced, flagged); one file fails.
@@ -161,6 +168,11 @@ _DEMO_JOBS = (
     # changed none of the jobs above.
     _JobPlan(_at("2026-11-12T10:00:00"), DEDICATED_LLAMA, 24, "search", "ranking-eval", "de1",
              45, 1800, max_tokens=256),
+    # Runs across midnight into 2026-11-28, when Llama 3.1 8B's launch discount ended: the
+    # requests done before it bill at the batch rate, those after at standard rates. Last,
+    # like the dedicated job, so that adding it changed none of the jobs above.
+    _JobPlan(_at("2026-11-27T23:40:00"), LLAMA_8B, 24, "search", "ranking-eval", "re2",
+             60, 2400, max_tokens=256),
 )  # fmt: skip
 
 
@@ -280,8 +292,9 @@ def _build(plans: tuple[_JobPlan, ...], now: datetime, seed: int) -> Scenario:
 
 
 def demo_scenario() -> Scenario:
-    """Twelve jobs over October and November 2026 (see the module's _DEMO_JOBS table): one on
-    a dedicated endpoint, one an audio transcription."""
+    """Thirteen jobs over October and November 2026 (see the module's _DEMO_JOBS table): one on
+    a dedicated endpoint, one an audio transcription, one across the end of a model's batch
+    discount."""
     return _build(_DEMO_JOBS, DEMO_NOW, DEMO_SEED)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from batchledger.landing import file_path, landing_path
 from batchledger.ops.errors import OpsUsageError
+from batchledger.ops.estimate import AUDIO_ENDPOINTS, CHAT_ENDPOINT
 from batchledger.settings import Settings
 from batchledger.statuses import is_terminal
 from batchledger.together import TogetherClient
@@ -101,6 +102,21 @@ def select_retry(
     ordered = [cid for cid in outcomes.inputs if cid in wanted]
     # Failed items whose input line is unknown cannot be rebuilt; callers report them.
     return ordered
+
+
+def followup_endpoint(job: dict[str, Any]) -> str | None:
+    """The endpoint a follow-up of `job` is created on: the job's own, so that an audio job's
+    retry is transcribed (or translated) again rather than sent to chat. None when the batch
+    object names no endpoint: submit then decides from the lines."""
+    endpoint = job.get("endpoint")
+    if endpoint is None or endpoint == "":
+        return None
+    if endpoint not in (CHAT_ENDPOINT, *AUDIO_ENDPOINTS):
+        raise OpsUsageError(
+            f"batch {job.get('id')} ran on endpoint {str(endpoint)!r}, which batchledger cannot "
+            f"submit to (it knows {CHAT_ENDPOINT} and {' and '.join(AUDIO_ENDPOINTS)})"
+        )
+    return str(endpoint)
 
 
 def truncate_body(body: dict[str, Any], limit: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from batchledger.ops.api import progress_of, short_id
 from batchledger.ops.errors import OpsUsageError
 from batchledger.ops.estimate import AUDIO_ENDPOINTS, CHAT_ENDPOINT, Estimate, is_audio_request
 from batchledger.ops.validate import Checked, check_file, write_requests
-from batchledger.pricing import NOT_AVAILABLE_FOR_BATCH
+from batchledger.pricing import is_not_available_for_batch
 from batchledger.settings import Settings
 from batchledger.statuses import is_terminal
 from batchledger.store import Submission, record_submission
@@ -66,7 +66,7 @@ def unavailable_for_batch(checked: Checked, *, force: bool) -> list[str]:
     not refused: they run at standard rates."""
     lines: dict[str, int] = {}
     for request in checked.requests:
-        if request.model in NOT_AVAILABLE_FOR_BATCH:
+        if is_not_available_for_batch(request.model):
             lines[request.model] = lines.get(request.model, 0) + 1
     messages = [
         f"{model} ({count} line(s)) is not available for batch on Together: its batch jobs fail"

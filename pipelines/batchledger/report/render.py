@@ -406,8 +406,9 @@ def _unpriced(data: ReportData) -> str:
     return _section(
         "unpriced",
         "7. Unpriced usage and data-quality flags",
-        "Usage with no price row in prices/model_prices.csv, or with flagged usage: its cost "
-        "is unknown and left out of every total above, never counted as $0. Add a price row, "
+        "Usage with no price row in prices/model_prices.csv (a dedicated endpoint's: no billing "
+        "window in prices/dedicated_endpoints.csv), or with flagged usage: its cost is unknown "
+        "and left out of every total above, never counted as $0. Add the price row or window, "
         "then <code>make transform</code>.",
         figure if rows else None,
         table + "<h3>Data-quality flags</h3>" + flag_table,

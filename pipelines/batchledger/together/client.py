@@ -43,6 +43,7 @@ from batchledger.together.limits import (
 from batchledger.together.records import (
     BATCH_FIELDS,
     FILE_FIELDS,
+    Cleaned,
     clean_batches,
     clean_endpoints,
     clean_files,
@@ -150,15 +151,8 @@ class TogetherClient:
     def list_batches(self) -> list[dict[str, Any]]:
         """Every usable batch job. The server has no pagination and may answer a literal `null`;
         entries that are not usable batch objects are skipped with a warning (`self.warnings`)."""
-        body = self._json("GET", "/v1/batches", what="the batch list")
-        if body is None:
-            return []
-        if not isinstance(body, list):
-            kind = type(body).__name__
-            raise TogetherAPIError(f"GET /v1/batches: expected a JSON array, got {kind}")
-        cleaned = clean_batches(body)
-        self._warn(cleaned.warnings)
-        return cleaned.records
+        # Answered as a bare array, not in a {"data": [...]} envelope (contract B2).
+        return self._list("/v1/batches", "batch", clean_batches, enveloped=False)
 
     def get_batch(self, batch_id: str) -> dict[str, Any]:
         what = f"batch {batch_id}"
@@ -210,30 +204,14 @@ class TogetherClient:
         if endpoint_type not in (None, "dedicated", "serverless"):
             raise ValueError(f"endpoint type must be dedicated or serverless, not {endpoint_type}")
         path = "/v1/endpoints" + (f"?type={endpoint_type}" if endpoint_type else "")
-        body = self._json("GET", path, what="the endpoint list")
-        entries = body.get("data") if isinstance(body, dict) else body
-        if entries is None:
-            return []
-        if not isinstance(entries, list):
-            kind = type(entries).__name__
-            raise TogetherAPIError(f"GET /v1/endpoints: expected a list of endpoints, got {kind}")
-        cleaned = clean_endpoints(entries)
-        self._warn(cleaned.warnings)
-        return cleaned.records
+        return self._list(path, "endpoint", clean_endpoints)
 
     # -- files -------------------------------------------------------------------------------
 
     def list_files(self) -> list[dict[str, Any]]:
-        body = self._json("GET", "/v1/files", what="the file list")
-        entries = body.get("data") if isinstance(body, dict) else body
-        if entries is None:
-            return []
-        if not isinstance(entries, list):
-            kind = type(entries).__name__
-            raise TogetherAPIError(f"GET /v1/files: expected a list of files, got {kind}")
-        cleaned = clean_files(entries)
-        self._warn(cleaned.warnings)
-        return cleaned.records
+        """Every usable file object (answered as {"object": "list", "data": [...]} or a bare
+        list). Unusable entries are skipped with a warning (`self.warnings`)."""
+        return self._list("/v1/files", "file", clean_files)
 
     def get_file(self, file_id: str, *, batch_id: str | None = None) -> dict[str, Any]:
         what = _file_label(file_id, batch_id)
@@ -368,6 +346,30 @@ class TogetherClient:
         return record
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    def _list(
+        self,
+        path: str,
+        what: str,
+        clean: Callable[[list[Any]], Cleaned],
+        *,
+        enveloped: bool = True,
+    ) -> list[dict[str, Any]]:
+        """GET a list of `what` objects (batch, file, endpoint): its entries, from the
+        {"data": [...]} envelope when `enveloped` (a bare array is taken too), else a bare
+        array only; a literal null (or no `data`) is an empty list, anything else a
+        TogetherAPIError. `clean` checks each entry: unusable ones are skipped with a warning
+        (`self.warnings`), never fatal."""
+        body = self._json("GET", path, what=f"the {what} list")
+        entries = body.get("data") if enveloped and isinstance(body, dict) else body
+        if entries is None:
+            return []
+        if not isinstance(entries, list):
+            kind = type(entries).__name__
+            raise TogetherAPIError(f"GET {path}: expected a list of {what} objects, got {kind}")
+        cleaned = clean(entries)
+        self._warn(cleaned.warnings)
+        return cleaned.records
 
     def _warn(self, warnings: list[str]) -> None:
         for warning in warnings:
