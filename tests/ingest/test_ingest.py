@@ -14,6 +14,7 @@ from batchledger.ingest import IngestResult, run_ingest
 from batchledger.settings import Settings
 from batchledger.together import RetryPolicy
 from tests.conftest import TEST_API_KEY, make_settings
+from tests.warehouse.test_dbt_cache import assert_second_warehouse_reused_the_dbt_cache
 
 RAW_TABLES = (
     "batches",
@@ -106,13 +107,20 @@ def test_every_raw_table_exists_after_the_first_run_empty_if_need_be(
 
 
 @pytest.mark.slow
-def test_an_empty_account_gets_every_raw_table_and_empty_marts(tmp_path: Path) -> None:
+def test_an_empty_account_gets_every_raw_table_and_empty_marts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A new account with no job yet: every raw table of both sources exists, empty, and the
-    marts build with no rows, so finance's first queries run before the first job does."""
+    marts build with no rows, so finance's first queries run before the first job does.
+    A second new warehouse beside it starts from the first's dbt cache."""
+    monkeypatch.setenv("BATCHLEDGER_DBT_CACHE_DIR", str(tmp_path / "dbt-cache"))
     with Emulator(scenario=Scenario(now=DEMO_NOW), api_key=TEST_API_KEY, time_scale=0.0) as emu:
         settings = make_settings(tmp_path, emu.base_url)
         result = run_ingest(settings, Console(quiet=True))
+        beside = make_settings(tmp_path / "beside", emu.base_url)
+        assert run_ingest(beside, Console(quiet=True)).build is not None
     assert result.build is not None
+    assert_second_warehouse_reused_the_dbt_cache(settings.work_dir, beside.work_dir)
     con = duckdb.connect(str(settings.db_path), read_only=True)
     try:
         present = {

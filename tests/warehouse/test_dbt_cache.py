@@ -6,14 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from rich.console import Console
-
 from batchledger.build import dbt_artifacts_dir
-from batchledger.emulator import DEMO_NOW, Emulator, Scenario
-from batchledger.ingest import run_ingest
 from batchledger.transform import PROFILE_ENV, ParseCache
-from tests.conftest import TEST_API_KEY, make_settings
 
 
 def test_a_new_target_starts_from_the_cached_parse_and_never_replaces_its_own(
@@ -61,22 +55,13 @@ def dbt_run(work_dir: Path) -> tuple[str, list[str]]:
     return log, [result["unique_id"] for result in results]
 
 
-@pytest.mark.slow
-def test_a_second_warehouse_reuses_the_parse_and_the_passed_unit_tests(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BATCHLEDGER_DBT_CACHE_DIR", str(tmp_path / "cache"))
-    work_dirs = []
-    for name in ("first", "second"):
-        with Emulator(scenario=Scenario(now=DEMO_NOW), api_key=TEST_API_KEY) as emulator:
-            settings = make_settings(tmp_path / name, emulator.base_url)
-            result = run_ingest(settings, Console(quiet=True))
-        assert result.build is not None and result.build.mode == "full"
-        work_dirs.append(settings.work_dir)
-    (first_log, first_nodes), (second_log, second_nodes) = map(dbt_run, work_dirs)
+def assert_second_warehouse_reused_the_dbt_cache(first: Path, second: Path) -> None:
+    """`second` (a new warehouse, built after `first` with the same cache folder) started from
+    the cached parse, and its full build ran every model and data test but no unit test, the
+    first having passed them. (tests/ingest/test_ingest.py builds the two: empty accounts.)"""
+    (first_log, first_nodes), (second_log, second_nodes) = dbt_run(first), dbt_run(second)
     assert "Unable to do partial parsing because saved manifest not found" in first_log
     assert "Unable to do partial parsing" not in second_log
     unit_tests = {node for node in first_nodes if node.startswith("unit_test.")}
     assert len(unit_tests) >= 6
-    # The second full build ran every model and data test, and no unit test.
     assert set(second_nodes) == set(first_nodes) - unit_tests
