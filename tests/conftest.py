@@ -143,6 +143,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
     assert "DEMO" in ingest.stdout and "UNPRICED MODELS" in ingest.stdout
+    # It says so first, before the download bar: no key, the bundled emulator, the demo file.
+    assert ingest.stdout.startswith("No TOGETHER_API_KEY set: running on the bundled Together")
     # It ends with a one-line hint to see the spend (make report), and does not write it.
     assert (
         ingest.stdout.rstrip().splitlines()[-1].startswith("See the spend as a page: make report")

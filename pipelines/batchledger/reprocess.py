@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from rich.console import Console
 
 from batchledger.build import BuildError, build_and_publish
 from batchledger.ingest import (
@@ -38,15 +37,13 @@ LINE_TABLES = ("batch_requests", "batch_results", "quarantine")
 def reprocess(
     settings: Settings,
     work_db: Path,
-    console: Console,
     file_ids: Sequence[str] = (),
     *,
     build: bool = True,
     on_event: OnLoadEvent | None = None,
 ) -> IngestResult:
     """Parse again the landed copies of `file_ids` (every loaded file when empty); `on_event`
-    follows the load. `console` is no longer written to (the CLI draws the bar from the events);
-    it stays for the callers that pass it."""
+    follows the load (the CLI draws the bar from the events)."""
     quiet_third_parties()
     started = time.monotonic()
     if settings.landing_dir is None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from batchledger.emulator import Emulator
@@ -65,7 +64,7 @@ def test_an_echoed_key_reaches_no_output_error_or_file(
     assert_key_nowhere(tmp_path, result.stdout, result.stderr, caplog.text)
 
     hostile.mangles.pop()  # the content heals; the leaky list stays
-    run_ingest(hostile_settings, Console(quiet=True), build=False)
+    run_ingest(hostile_settings, build=False)
     assert counts(hostile_settings.db_path) == expected_counts(emulator.scenario, emulator)
     assert_key_nowhere(tmp_path, caplog.text)
 
@@ -81,7 +80,7 @@ def test_a_file_whose_content_echoes_the_key_is_not_stored(
         return Answer(answer.status, answer.headers, body, length=len(body))
 
     hostile.mangles.append(on_path("GET", f"/v1/files/{job.input_file_id}/content", with_key))
-    report = run_ingest(hostile_settings, Console(quiet=True), build=False).report
+    report = run_ingest(hostile_settings, build=False).report
     assert len(report.unavailable_files) == 1 and "API key" in report.unavailable_files[0]
     expected = expected_counts(emulator.scenario, emulator)
     expected["file_loads"] -= 1
@@ -124,7 +123,7 @@ def test_junk_in_the_batch_list_is_skipped_with_one_line_each_and_overwrites_not
     hostile.mangles.append(on_path("GET", "/v1/batches", json_body(_junk)))
     truth = {j.batch_id: j.status_at(emulator.now()) for j in emulator.scenario.jobs}
     for _ in range(2):
-        run_ingest(hostile_settings, Console(quiet=True), build=False)
+        run_ingest(hostile_settings, build=False)
         assert counts(hostile_settings.db_path) == expected_counts(emulator.scenario, emulator)
     con = duckdb.connect(str(hostile_settings.db_path), read_only=True)
     rows = dict(con.execute("select id, status from raw_together.batches").fetchall())

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from rich.console import Console
 
 from batchledger.emulator import Emulator, ScenarioJob
 from batchledger.ingest import run_ingest
@@ -40,7 +39,7 @@ def finished_job(emulator: Emulator) -> ScenarioJob:
 
 
 def ingest(settings: Settings) -> list[str]:
-    return run_ingest(settings, Console(quiet=True), build=False).report.unavailable_files
+    return run_ingest(settings, build=False).report.unavailable_files
 
 
 def expected_without(emulator: Emulator, file_id: str) -> dict[str, int]:

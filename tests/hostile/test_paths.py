@@ -6,7 +6,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from rich.console import Console
 
 from batchledger.emulator import Emulator
 from batchledger.ingest import run_ingest
@@ -44,7 +43,7 @@ def test_path_ids_load_under_safe_names_and_touch_nothing_outside(
     )
 
     for _ in range(2):  # the rerun must neither duplicate nor drop a row
-        result = run_ingest(settings, Console(quiet=True), build=False)
+        result = run_ingest(settings, build=False)
         assert counts(settings.db_path) == expected_counts(emulator.scenario, emulator)
         assert result.report.unavailable_files == []
         assert snapshot_outside_data(tmp_path) == before

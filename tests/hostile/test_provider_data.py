@@ -17,8 +17,9 @@ import duckdb
 import pytest
 from rich.console import Console
 
+from batchledger.cli.summary import print_summary
 from batchledger.emulator import Emulator, ScenarioJob
-from batchledger.ingest import print_summary, run_ingest
+from batchledger.ingest import run_ingest
 from batchledger.landing import landing_path
 from batchledger.settings import Settings
 from tests.hostile.conftest import assert_key_nowhere, snapshot_outside_data
@@ -87,7 +88,7 @@ def test_odd_usage_and_duplicates_publish_flagged_and_never_become_money(
     output = job.output_file_id or ""
     before = snapshot_outside_data(tmp_path)
     hostile.mangles.append(content_of(output, _rewrite))
-    result = run_ingest(hostile_settings, Console(quiet=True))
+    result = run_ingest(hostile_settings)
     assert result.build is not None and result.build.mode == "full"
     # What the user sees: each issue counted under DATA QUALITY, never a failed build.
     shown = Console(record=True, width=200)
@@ -160,7 +161,7 @@ def test_odd_usage_and_duplicates_publish_flagged_and_never_become_money(
 
     # A rerun against the now healthy server: nothing new, nothing changes, nothing blocks.
     hostile.mangles.clear()
-    again = run_ingest(hostile_settings, Console(quiet=True))
+    again = run_ingest(hostile_settings)
     assert again.up_to_date
     assert counts(hostile_settings.db_path) == raw
     with duckdb.connect(str(hostile_settings.db_path), read_only=True) as con:

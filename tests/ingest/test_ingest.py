@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from rich.console import Console
 
 from batchledger.emulator import DEMO_NOW, Emulator, Scenario, demo_scenario
 from batchledger.ingest import IngestResult, run_ingest
@@ -29,7 +28,7 @@ RAW_TABLES = (
 
 
 def ingest(settings: Settings) -> IngestResult:
-    return run_ingest(settings, Console(quiet=True), build=False)
+    return run_ingest(settings, build=False)
 
 
 def counts(db: Path) -> dict[str, int]:
@@ -116,9 +115,9 @@ def test_an_empty_account_gets_every_raw_table_and_empty_marts(
     monkeypatch.setenv("BATCHLEDGER_DBT_CACHE_DIR", str(tmp_path / "dbt-cache"))
     with Emulator(scenario=Scenario(now=DEMO_NOW), api_key=TEST_API_KEY, time_scale=0.0) as emu:
         settings = make_settings(tmp_path, emu.base_url)
-        result = run_ingest(settings, Console(quiet=True))
+        result = run_ingest(settings)
         beside = make_settings(tmp_path / "beside", emu.base_url)
-        assert run_ingest(beside, Console(quiet=True)).build is not None
+        assert run_ingest(beside).build is not None
     assert result.build is not None
     assert_second_warehouse_reused_the_dbt_cache(settings.work_dir, beside.work_dir)
     con = duckdb.connect(str(settings.db_path), read_only=True)
@@ -146,12 +145,12 @@ def test_an_empty_account_gets_every_raw_table_and_empty_marts(
         con.close()
     # The next run is a no-op: nothing to create, nothing changed.
     with Emulator(scenario=Scenario(now=DEMO_NOW), api_key=TEST_API_KEY, time_scale=0.0) as emu:
-        again = run_ingest(make_settings(tmp_path, emu.base_url), Console(quiet=True))
+        again = run_ingest(make_settings(tmp_path, emu.base_url))
     assert again.up_to_date
     # The first jobs then land in the tables made empty, rows and types as on any account.
     scenario = demo_scenario()
     with Emulator(scenario=scenario, api_key=TEST_API_KEY, time_scale=0.0) as emu:
-        first_jobs = run_ingest(make_settings(tmp_path, emu.base_url), Console(quiet=True))
+        first_jobs = run_ingest(make_settings(tmp_path, emu.base_url))
         assert counts(settings.db_path) == expected_counts(scenario, emu)
     assert first_jobs.build is not None and not first_jobs.up_to_date
     con = duckdb.connect(str(settings.db_path), read_only=True)

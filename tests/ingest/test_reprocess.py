@@ -4,7 +4,6 @@ the old ones, quarantined lines included, and nothing is duplicated."""
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 
 from batchledger.emulator import Emulator
 from batchledger.ingest import IngestError
@@ -34,12 +33,12 @@ def test_a_fixed_landed_file_replaces_its_lines_without_the_api(
         path.write_bytes(b"".join(kept))
     emulator.reset_log()
     work_db = settings.work_dir / "warehouse.duckdb"
-    result = reprocess(settings, work_db, Console(quiet=True), build=False)
+    result = reprocess(settings, work_db, build=False)
     assert emulator.request_log == []
     assert counts(settings.db_path) == expected_counts(emulator.scenario, emulator)
     assert result.report.quarantined == 0
     # Again: the same lines, not twice.
-    reprocess(settings, work_db, Console(quiet=True), build=False)
+    reprocess(settings, work_db, build=False)
     assert counts(settings.db_path) == expected_counts(emulator.scenario, emulator)
 
 
@@ -50,7 +49,6 @@ def test_a_file_without_a_landing_copy_is_named(emulator: Emulator, settings: Se
         reprocess(
             settings,
             settings.work_dir / "warehouse.duckdb",
-            Console(quiet=True),
             ("file-nowhere",),
             build=False,
         )

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from rich.console import Console
 
 from batchledger.emulator import Emulator
 from batchledger.ingest import run_ingest
@@ -27,7 +26,7 @@ def test_api_key_appears_in_no_log_table_or_file(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     emulator.faults.server_errors = 1  # exercise the retry logging path too
-    run_ingest(settings, Console(), build=False)
+    run_ingest(settings, build=False)
     assert TEST_API_KEY not in caplog.text
     captured = capsys.readouterr()
     assert TEST_API_KEY not in captured.out + captured.err
@@ -66,8 +65,7 @@ print(after, flush=True)
 def test_ingest_succeeds_while_a_reader_holds_the_warehouse_open(
     emulator: Emulator, settings: Settings
 ) -> None:
-    console = Console(quiet=True)
-    run_ingest(settings, console, build=False)
+    run_ingest(settings, build=False)
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(settings.db_path)],
         stdin=subprocess.PIPE,
@@ -79,7 +77,7 @@ def test_ingest_succeeds_while_a_reader_holds_the_warehouse_open(
         before = int(reader.stdout.readline())
         # New results appear while the reader holds its connection.
         emulator.advance(3 * 3600)
-        run_ingest(settings, console, build=False)
+        run_ingest(settings, build=False)
         reader.stdin.write("\n")
         reader.stdin.flush()
         after_in_reader = int(reader.stdout.readline())
@@ -100,5 +98,5 @@ def test_a_second_ingest_on_the_same_warehouse_is_refused(
     from batchledger.warehouse import WarehouseBusyError, ingest_lock
 
     with ingest_lock(settings.work_dir), pytest.raises(WarehouseBusyError, match="Another ingest"):
-        run_ingest(settings, Console(quiet=True), build=False)
+        run_ingest(settings, build=False)
     assert emulator.request_log == [], "a refused run must not touch the API"

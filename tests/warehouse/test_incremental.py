@@ -14,7 +14,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from rich.console import Console
 
 from batchledger.build import dbt_artifacts_dir, dbt_cache_dir
 from batchledger.build_state import dbt_inputs_fingerprint, read_build_state
@@ -75,7 +74,7 @@ def emulator() -> Iterator[Emulator]:
 
 
 def ingest(settings: Settings) -> IngestResult:
-    return run_ingest(settings, Console(quiet=True))
+    return run_ingest(settings)
 
 
 def mode(result: IngestResult) -> str:

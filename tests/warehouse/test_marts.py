@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from rich.console import Console
 
+from batchledger.cli.summary import print_flags
 from batchledger.flags import unpriced_models
-from batchledger.ingest import print_flags
 
 from . import raw_fixture
 from .conftest import PRICE_CSV, BuiltWarehouse

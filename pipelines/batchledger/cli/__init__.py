@@ -68,11 +68,12 @@ def ingest(
       TOGETHER_API_KEY=... BATCHLEDGER_DB=/srv/ledger.duckdb batchledger ingest
     """
     from batchledger.cli.progress import load_progress
-    from batchledger.ingest import print_summary, run_ingest
+    from batchledger.cli.summary import print_summary
+    from batchledger.ingest import run_ingest
     from batchledger.settings import load_settings
 
     with load_progress(console) as shown:
-        result = run_ingest(load_settings(), console, build=not no_build, on_event=shown)
+        result = run_ingest(load_settings(), build=not no_build, on_event=shown)
     print_summary(result, console)
 
 
@@ -112,7 +113,8 @@ def transform(
     import time
 
     from batchledger.build import BuildError, build_and_publish, dbt_artifacts_dir
-    from batchledger.ingest import IngestError, print_transform_summary, quiet_third_parties
+    from batchledger.cli.summary import print_transform_summary
+    from batchledger.ingest import IngestError, quiet_third_parties
     from batchledger.run_stats import write_run_stats
     from batchledger.warehouse import ingest_lock
 
@@ -155,12 +157,12 @@ def reprocess(
       batchledger reprocess --file file-0123
     """
     from batchledger.cli.progress import load_progress
-    from batchledger.ingest import print_summary
+    from batchledger.cli.summary import print_summary
     from batchledger.reprocess import reprocess as run_reprocess
 
     settings, work_db = _working_copy()
     with load_progress(console) as shown:
-        result = run_reprocess(settings, work_db, console, tuple(file_ids or ()), on_event=shown)
+        result = run_reprocess(settings, work_db, tuple(file_ids or ()), on_event=shown)
     print_summary(result, console)
 
 

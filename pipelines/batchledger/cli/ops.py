@@ -152,7 +152,7 @@ def _ingest_after_wait(settings: Settings, out: Console) -> dict[str, JobFigures
     from batchledger.ingest import run_ingest
 
     with load_progress(out) as shown:
-        run_ingest(settings, out, build=True, on_event=shown)
+        run_ingest(settings, build=True, on_event=shown)
     return job_figures(settings.db_path)
 
 

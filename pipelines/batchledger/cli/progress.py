@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from batchledger.ingest import LoadEvent, LoadFinished, LoadStarted, OnLoadEvent
+from batchledger.ingest import DemoStarted, LoadEvent, LoadFinished, LoadStarted, OnLoadEvent
 from batchledger.sources.together_batches.events import FileParsed
 
 
@@ -29,7 +29,14 @@ def load_progress(console: Console) -> Iterator[OnLoadEvent]:
     task = progress.add_task("Downloading files", total=None, mb=0.0)
 
     def show(event: LoadEvent) -> None:
-        if isinstance(event, LoadStarted):
+        if isinstance(event, DemoStarted):
+            console.print(
+                "[bold yellow]No TOGETHER_API_KEY set: running on the bundled Together emulator "
+                f"with DEMO data[/] ({event.base_url}). Output goes to {event.db_path}, "
+                "never to a real warehouse.",
+                soft_wrap=True,
+            )
+        elif isinstance(event, LoadStarted):
             progress.reset(task, total=event.files, mb=0.0)
             progress.start()
         elif isinstance(event, FileParsed):

@@ -187,7 +187,7 @@ def _ingest(settings: Settings, console: Console, ended: int) -> None:
 
     console.print(f"{ended} job(s) ended since the last pass: ingesting")
     try:
-        run_ingest(settings, console, build=True)
+        run_ingest(settings, build=True)
     except (IngestError, WarehouseBusyError, TogetherError) as exc:
         # Alerts matter more than this ingest; the next transition or cron run retries it.
         console.print(f"[yellow]warning:[/] ingest failed: {exc}", highlight=False)
