@@ -30,6 +30,10 @@ PRICE_COLUMNS: tuple[str, ...] = (
     "usd_per_audio_minute",
 )
 PRICING_MODES: frozenset[str] = frozenset({"serverless", "batch"})
+# The two price seeds, as the user's messages name them: token rates, and the billing windows
+# of dedicated endpoints (prices/README.md).
+MODEL_PRICES = "prices/model_prices.csv"
+DEDICATED_ENDPOINTS = "prices/dedicated_endpoints.csv"
 
 # Models Together's batch page lists under "Models not available for batch" ("Batch jobs that
 # target these models will fail"): docs.together.ai/docs/inference/batch/overview, as seen on
