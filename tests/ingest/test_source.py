@@ -203,7 +203,9 @@ def test_a_server_without_the_endpoint_list_still_ingests(caplog: pytest.LogCapt
     """Dedicated jobs are then recognised by the price seed alone; the run goes on."""
     plan = list_account(_NoEndpointList(), KnownState())  # type: ignore[arg-type]
     assert plan.changed_endpoints == []
-    assert "price seed only" in caplog.text
+    assert "prices/dedicated_endpoints.csv only this run" in caplog.text
+    # And in the run's summary, not the log alone.
+    assert [w for w in plan.warnings if "prices/dedicated_endpoints.csv" in w]
 
 
 def test_an_endpoint_is_written_again_only_when_it_changed() -> None:
