@@ -29,7 +29,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batchledger.pricing import DEDICATED_ENDPOINTS
+from batchledger.paths import PRICES_DIR
+from batchledger.pricing import (
+    DEDICATED_ENDPOINTS,
+    MODEL_PRICES,
+    endpoint_key,
+    read_dedicated_windows,
+    read_price_rows,
+)
 from batchledger.sources.together_batches.settings import (
     CHUNK_BYTES,
     GROUP_MAX_BYTES,
@@ -915,4 +922,22 @@ def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
         log.warning("%s", warning)
         warnings.append(warning)
         endpoints = None
+    warnings.extend(shadowing_endpoint_warnings(endpoints or []))
     return replace(plan_ingest(batches, files, known, lookup_file, endpoints), warnings=warnings)
+
+
+def shadowing_endpoint_warnings(
+    endpoints: list[dict[str, Any]], prices_dir: Path = PRICES_DIR
+) -> list[str]:
+    """One warning per listed dedicated endpoint whose name is a model with a token price
+    that the dedicated seed does not name: the marts keep that model's jobs at their token
+    price (int_dedicated_endpoints_unioned applies the rule; this only says so)."""
+    price_csv, seed_csv = prices_dir / "model_prices.csv", prices_dir / "dedicated_endpoints.csv"
+    priced = {endpoint_key(row.model) for row in read_price_rows(price_csv)}
+    seeded = {endpoint_key(window.endpoint) for window in read_dedicated_windows(seed_csv)}
+    return [
+        f"the dedicated endpoint {name!r} has the name of a model priced per token in "
+        f"{MODEL_PRICES}: its jobs stay priced per token unless {DEDICATED_ENDPOINTS} names it"
+        for name in sorted({str(e.get("name") or "") for e in endpoints})
+        if endpoint_key(name) in priced and endpoint_key(name) not in seeded
+    ]
