@@ -43,7 +43,9 @@ named as (
     from batch_requests
     inner join batches
         on batch_requests.input_file_id = batches.input_file_id
-    where lower(batch_requests.model) in (select dedicated_endpoints.endpoint_key from dedicated_endpoints)
+    where lower(batch_requests.model) in (
+        select dedicated_endpoints.endpoint_key from dedicated_endpoints
+    )
 
     union
 
@@ -52,7 +54,9 @@ named as (
         batch_results.model
 
     from batch_results
-    where lower(batch_results.model) in (select dedicated_endpoints.endpoint_key from dedicated_endpoints)
+    where lower(batch_results.model) in (
+        select dedicated_endpoints.endpoint_key from dedicated_endpoints
+    )
 
 ),
 
