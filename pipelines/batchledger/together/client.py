@@ -495,7 +495,7 @@ class TogetherClient:
         mb = f"{limit / (1 << 20):g} MB"
         advice = f"raise {SIZE_LIMIT_SETTING} if your account really is that large"
         if max_bytes is not None and max_bytes < limit:
-            limit, mb = max_bytes, f"{max_bytes / (1 << 20):g} MB"
+            limit, mb = max_bytes, f"{max_bytes / (1 << 20):.1f} MB"
             advice = "the limit of this list"
         declared = response.headers.get("content-length", "")
         too_big = TogetherAPIError(
