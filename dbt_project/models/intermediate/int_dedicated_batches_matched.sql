@@ -43,9 +43,10 @@ named as (
     from batch_requests
     inner join batches
         on batch_requests.input_file_id = batches.input_file_id
-    where lower(batch_requests.model) in (
-        select dedicated_endpoints.endpoint_key from dedicated_endpoints
-    )
+    where
+        lower(batch_requests.model) in (
+            select dedicated_endpoints.endpoint_key from dedicated_endpoints
+        )
 
     union
 
