@@ -47,7 +47,7 @@
             select named_endpoints.batch_id
             from {{ ref('int_dedicated_batches_matched') }} as named_endpoints
             inner join {{ ref('stg_together__endpoints') }} as new_endpoints
-                on named_endpoints.endpoint = new_endpoints.endpoint
+                on lower(named_endpoints.endpoint) = lower(new_endpoints.endpoint)
             where new_endpoints.load_id > '{{ since }}'
         )
         or changed_batches.batch_id in (

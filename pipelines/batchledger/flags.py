@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from batchledger.pricing import DEDICATED_ENDPOINTS, MODEL_PRICES
+
 # What each data_quality_issues.issue does to the money, for the one-line summary.
 ISSUE_EFFECTS = {
     "invalid_usage": "token counts that are not whole numbers in range: item not priced",
@@ -23,10 +25,6 @@ ISSUE_EFFECTS = {
     "orphan_result": "result with no request: billed on its own",
     "quarantined_line": "unreadable line: not loaded",
 }
-
-
-MODEL_PRICES = "prices/model_prices.csv"
-DEDICATED_ENDPOINTS = "prices/dedicated_endpoints.csv"
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ def run_ingest(
                     mark = time.monotonic()
                     report = load_raw(settings, work_db, client, plan, on_event)
                     stages["load"] = time.monotonic() - mark
-                report = replace(report, api_warnings=list(client.warnings))
+                report = replace(report, api_warnings=[*plan.warnings, *client.warnings])
             if settings.demo:
                 seed_demo_invoice(settings)
             ops_inputs = load_ops_store(settings, work_db)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +30,10 @@ PRICE_COLUMNS: tuple[str, ...] = (
     "usd_per_audio_minute",
 )
 PRICING_MODES: frozenset[str] = frozenset({"serverless", "batch"})
+# The two price seeds, as the user's messages name them: token rates, and the billing windows
+# of dedicated endpoints (prices/README.md).
+MODEL_PRICES = "prices/model_prices.csv"
+DEDICATED_ENDPOINTS = "prices/dedicated_endpoints.csv"
 
 # Models Together's batch page lists under "Models not available for batch" ("Batch jobs that
 # target these models will fail"): docs.together.ai/docs/inference/batch/overview, as seen on
@@ -182,3 +186,36 @@ def latest_row(rows: Sequence[PriceRow], key: PriceKey) -> PriceRow | None:
     """The row for `key` with the latest `valid_from`, whether or not it is still in force."""
     candidates = [row for row in rows if row.key == key]
     return max(candidates, key=lambda row: row.valid_from) if candidates else None
+
+
+def endpoint_key(name: str) -> str:
+    """What a dedicated endpoint's name is matched on: lower case, as the marts' SQL `lower()`
+    does (int_dedicated_endpoints_unioned), since model ids are case-insensitive in practice."""
+    return name.lower()
+
+
+@dataclass(frozen=True)
+class DedicatedWindow:
+    """One billing window of a dedicated endpoint (prices/dedicated_endpoints.csv): the
+    endpoint's usd_per_hour from billed_from to billed_to (naive UTC)."""
+
+    endpoint: str
+    usd_per_hour: Decimal
+    billed_from: datetime
+    billed_to: datetime
+
+
+def read_dedicated_windows(path: Path) -> list[DedicatedWindow]:
+    """The seed's billing windows, in file order ([] when it does not exist)."""
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            DedicatedWindow(
+                endpoint=record["endpoint"],
+                usd_per_hour=Decimal(record["usd_per_hour"]),
+                billed_from=datetime.fromisoformat(record["billed_from"]),
+                billed_to=datetime.fromisoformat(record["billed_to"]),
+            )
+            for record in csv.DictReader(handle)
+        ]

@@ -39,12 +39,16 @@ class Settings:
     webhook_timeout_seconds: float = 60.0
     # The largest JSON answer read from the API.
     max_response_mb: int = 64
+    # The most dedicated endpoints read from GET /v1/endpoints (ClientLimits.max_endpoints):
+    # a fixed, documented limit, a field so that tests can lower it.
+    max_endpoints: int = ClientLimits.max_endpoints
 
     def client_limits(self) -> ClientLimits:
         return ClientLimits(
             request_seconds=self.request_timeout_seconds,
             transfer_seconds=self.transfer_timeout_seconds,
             max_json_bytes=self.max_response_mb << 20,
+            max_endpoints=self.max_endpoints,
         )
 
     def run_deadline(self) -> Deadline:

@@ -356,3 +356,22 @@ def test_prompts_and_completions_are_stored_only_on_opt_in(
     )
     assert texts.fetchone() == (0,)
     con.close()
+
+
+def test_a_demo_summary_says_its_sample_invoice_is_imported(tmp_path: Path) -> None:
+    """The demo ingest imports the bundled invoice (a real warehouse never gets one): its
+    summary says so, for the tie-out rows a user will find in invoice_reconciliation."""
+    from rich.console import Console
+
+    from batchledger.cli.summary import print_summary
+    from batchledger.ingest import IngestReport
+
+    for demo in (True, False):
+        settings = make_settings(tmp_path, "http://127.0.0.1:9", demo=demo)
+        result = IngestResult(
+            settings=settings, report=IngestReport(batches=[]), build=None, seconds=0.0, stages={}
+        )
+        shown = Console(record=True, width=200)
+        print_summary(result, shown)
+        said = "together-invoice-demo.csv) is imported for marts.invoice_reconciliation"
+        assert (said in shown.export_text()) == demo

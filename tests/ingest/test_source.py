@@ -4,6 +4,7 @@ one load package per run, and what a rerun writes."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import duckdb
 import pytest
 
 from batchledger.emulator import Emulator
+from batchledger.paths import PRICES_DIR
 from batchledger.sources.together_batches import SourceOptions, together_batches
 from batchledger.sources.together_batches.events import FileParsed, SourceEvent
 from batchledger.sources.together_batches.helpers import (
@@ -20,6 +22,7 @@ from batchledger.sources.together_batches.helpers import (
     list_account,
     plan_ingest,
     record_hash,
+    shadowing_endpoint_warnings,
 )
 from batchledger.sources.together_batches.settings import RAW_TABLES
 from batchledger.together import TogetherClient, TogetherNotFoundError
@@ -203,7 +206,9 @@ def test_a_server_without_the_endpoint_list_still_ingests(caplog: pytest.LogCapt
     """Dedicated jobs are then recognised by the price seed alone; the run goes on."""
     plan = list_account(_NoEndpointList(), KnownState())  # type: ignore[arg-type]
     assert plan.changed_endpoints == []
-    assert "price seed only" in caplog.text
+    assert "prices/dedicated_endpoints.csv only this run" in caplog.text
+    # And in the run's summary, not the log alone.
+    assert [w for w in plan.warnings if "prices/dedicated_endpoints.csv" in w]
 
 
 def test_an_endpoint_is_written_again_only_when_it_changed() -> None:
@@ -216,3 +221,20 @@ def test_an_endpoint_is_written_again_only_when_it_changed() -> None:
     assert plan_ingest([], [], known, lambda *_: None, [endpoint]).is_empty
     stopped = {**endpoint, "state": "STOPPED"}
     assert plan_ingest([], [], known, lambda *_: None, [stopped]).changed_endpoints == [stopped]
+
+
+def test_an_endpoint_named_like_a_priced_model_is_named_in_a_warning(tmp_path: Path) -> None:
+    """The marts keep that model's jobs at their token price (the dedicated warehouse test
+    shows it); the run says why, unless the dedicated seed names the endpoint."""
+    shutil.copytree(PRICES_DIR, tmp_path / "prices")
+    llama = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+    listed = [
+        {"id": "endpoint-1", "name": llama.upper(), "type": "dedicated"},
+        {"id": "endpoint-2", "name": "acme-ai/own-endpoint-1", "type": "dedicated"},
+    ]
+    (warning,) = shadowing_endpoint_warnings(listed, tmp_path / "prices")
+    assert llama.upper() in warning and "stay priced per token" in warning
+    seed = tmp_path / "prices" / "dedicated_endpoints.csv"
+    with seed.open("a") as handle:
+        handle.write(f"together,{llama},{llama},h100,1,2026-01-01 00:00:00,2026-01-02 00:00:00,t\n")
+    assert shadowing_endpoint_warnings(listed, tmp_path / "prices") == []

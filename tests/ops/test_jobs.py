@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from batchledger.emulator import Emulator
@@ -252,3 +253,45 @@ def test_status_without_a_key_names_the_warehouse_it_could_not_read(tmp_path: Pa
     assert run.returncode == 3
     assert f"no warehouse at {db}" in " ".join(run.stderr.split())
     assert not db.exists()
+
+
+def test_status_shows_a_dedicated_job_as_such_and_an_audio_jobs_seconds(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """The demo has a job on its dedicated endpoint and audio jobs (whisper), from the
+    warehouse `make ingest` published."""
+    from tests.cli.test_cli_ingest import run_cli
+
+    keyless = {"TOGETHER_API_KEY": "", "BATCHLEDGER_DB": str(demo_db), "COLUMNS": "200"}
+    listed = run_cli("status", "--json", env=keyless, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    with duckdb.connect(str(demo_db), read_only=True) as con:
+        dedicated = {
+            batch_id
+            for (batch_id,) in con.execute(
+                "select distinct batch_id from marts.fct_batch_items"
+                " where dedicated_endpoint is not null"
+            ).fetchall()
+        }
+        audio = dict(
+            con.execute(
+                "select batch_id, audio_seconds from marts.cost_by_job where audio_seconds > 0"
+            ).fetchall()
+        )
+    assert dedicated and audio
+    kinds = {row["batch_id"]: row["pricing_kind"] for row in rows}
+    assert {b for b, kind in kinds.items() if kind == "dedicated"} == dedicated
+    assert {b for b, kind in kinds.items() if kind == "audio"} == set(audio) - dedicated
+    for row in rows:
+        seconds = audio.get(row["batch_id"])
+        assert row["audio_seconds"] == (f"{seconds:f}" if seconds else None)
+    table = run_cli("status", env=keyless, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    for batch_id in dedicated:
+        line = next(line for line in table.stdout.splitlines() if batch_id[:8] in line)
+        assert "(dedicated)" in line
+    for batch_id, seconds in audio.items():
+        line = next(line for line in table.stdout.splitlines() if batch_id[:8] in line)
+        assert f"{seconds:,.0f} s " in line
+    assert "s: seconds of audio" in table.stdout

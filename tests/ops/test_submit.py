@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,24 @@ def test_submit_audio_batch_warns_and_creates_it_on_the_audio_endpoint(
         (item.custom_id, item.audio.response_format) for item in job.items if item.audio
     )
     assert formats == [("j-2", "json"), ("v-1", "verbose_json")]
+
+
+def test_estimate_of_a_dedicated_endpoint_names_its_billing_window(tmp_path: Path) -> None:
+    endpoint = "acme-ai/meta-llama/Llama-3.3-70B-Instruct-Turbo-9f2c41d7"
+    seed = tmp_path / "dedicated_endpoints.csv"
+    seed.write_text(
+        "provider,endpoint,model,hardware,usd_per_hour,billed_from,billed_to,source\n"
+        f"together,{endpoint},{LLAMA},2x_h100,6.72,2026-11-12 08:00:00,2026-11-12 20:00:00,t\n"
+    )
+    # Named in another case, as model ids are matched (and as the marts match it).
+    path = write_jsonl(tmp_path / "ded.jsonl", [request("a", model=endpoint.upper())])
+    requests = check_file(path).requests
+    during = estimate(requests, dedicated_csv=seed, on=datetime(2026, 11, 12, 9, tzinfo=UTC))
+    [entry] = during.models
+    assert (entry.pricing_mode, entry.cost_usd) == ("dedicated", None)
+    text = "\n".join(during.warnings)
+    assert "billed by the hour" in text and "6.72 USD/hour" in text
+    assert "prices/dedicated_endpoints.csv" in text and "UNPRICED" not in text
+    after = estimate(requests, dedicated_csv=seed, on=datetime(2026, 11, 13, tzinfo=UTC))
+    assert after.models[0].pricing_mode == "dedicated"
+    assert any("no billing window from now on" in w for w in after.warnings)

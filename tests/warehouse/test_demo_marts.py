@@ -15,7 +15,7 @@ import pytest
 from batchledger.emulator import demo_scenario
 from batchledger.emulator.demo import LABELER_FT, LLAMA_8B, WHISPER
 
-from .conftest import PRICE_CSV
+from .conftest import PRICE_CSV, REPO_ROOT
 from .expected import (
     Item,
     Totals,
@@ -219,3 +219,17 @@ def test_demo_shows_a_batch_discount_ending(demo_con: duckdb.DuckDBPyConnection)
     }
     assert by_day[date(2026, 11, 27)][0] == ["batch"] and by_day[date(2026, 11, 27)][1] > 0
     assert by_day[end] == (["serverless"], 0)
+
+
+def test_the_readme_says_what_the_demos_data_quality_issues_hold(
+    demo_con: duckdb.DuckDBPyConnection,
+) -> None:
+    issues = {
+        issue for (issue,) in demo_con.execute("select issue from marts.data_quality_issues")
+        .fetchall()
+    }  # fmt: skip
+    assert issues == {"missing_audio_duration"}
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert "The demo's `data_quality_issues` has one kind of line" in readme
+    assert "flagged `missing_audio_duration`" in readme
+    assert "data_quality_issues` is empty" not in readme

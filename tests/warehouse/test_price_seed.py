@@ -165,3 +165,41 @@ def test_rows_written_before_the_audio_column_read_as_empty(tmp_path: Path) -> N
     old, audio = read_price_rows(path)
     assert old.usd_per_audio_minute is None and old.has_token_rates
     assert audio.usd_per_audio_minute == Decimal("0.006") and not audio.has_token_rates
+
+
+# The seed type of prices/dedicated_endpoints.csv's rate (dbt_project.yml): a rate with more
+# decimals would be rounded silently by the load.
+DEDICATED_CSV = PRICE_CSV.parent / "dedicated_endpoints.csv"
+SEED_RATE_PLACES = 9  # decimal(18, 9)
+
+
+def rates_past_the_seed_type(path: Path) -> list[str]:
+    """The rows of a dedicated seed whose usd_per_hour is negative, not a number, or has more
+    decimal places than its DECIMAL(18,9) seed type keeps."""
+    bad = []
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                rate = Decimal(row["usd_per_hour"])
+            except ArithmeticError:
+                bad.append(row["usd_per_hour"])
+                continue
+            exponent = rate.as_tuple().exponent
+            places = -exponent if isinstance(exponent, int) else SEED_RATE_PLACES + 1
+            if not rate.is_finite() or rate < 0 or places > SEED_RATE_PLACES:
+                bad.append(row["usd_per_hour"])
+    return bad
+
+
+def test_dedicated_rates_fit_their_seed_type(tmp_path: Path) -> None:
+    assert rates_past_the_seed_type(DEDICATED_CSV) == []
+    # The check itself: ten decimals, and a negative rate, are caught.
+    with DEDICATED_CSV.open(newline="") as handle:
+        first = next(csv.DictReader(handle))
+    bad = tmp_path / "dedicated_endpoints.csv"
+    with bad.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(first))
+        writer.writeheader()
+        for value in ("2.5600000001", "-1"):
+            writer.writerow({**first, "usd_per_hour": value})
+    assert rates_past_the_seed_type(bad) == ["2.5600000001", "-1"]

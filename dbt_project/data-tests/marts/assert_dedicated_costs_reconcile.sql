@@ -64,7 +64,7 @@ window_checks as (
 item_sums as (
 
     select
-        items.endpoint_window_id || '|' || items.batch_id as line_id,
+        items.endpoint_window_id || '|job|' || items.batch_id as line_id,
         sum(items.cost_usd) as cost_usd
 
     from items

@@ -33,7 +33,7 @@ dedicated_items as (
     select
         batch_items.batch_item_id,
         batch_items.batch_id,
-        batch_items.model as dedicated_endpoint,
+        dedicated_endpoints.endpoint as dedicated_endpoint,
         batch_items.used_at,
         batch_items.prompt_tokens,
         endpoint_windows.endpoint_window_id,
@@ -50,10 +50,10 @@ dedicated_items as (
     from batch_items
     inner join dedicated_endpoints
         on batch_items.provider = dedicated_endpoints.provider
-        and batch_items.model = dedicated_endpoints.endpoint
+        and lower(batch_items.model) = dedicated_endpoints.endpoint_key
     left join endpoint_windows
-        on batch_items.provider = endpoint_windows.provider
-        and batch_items.model = endpoint_windows.endpoint
+        on dedicated_endpoints.provider = endpoint_windows.provider
+        and dedicated_endpoints.endpoint_key = lower(endpoint_windows.endpoint)
         and batch_items.used_at >= endpoint_windows.billed_from
         and batch_items.used_at < endpoint_windows.billed_to
 

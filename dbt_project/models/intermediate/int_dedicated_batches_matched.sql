@@ -43,7 +43,10 @@ named as (
     from batch_requests
     inner join batches
         on batch_requests.input_file_id = batches.input_file_id
-    where batch_requests.model in (select dedicated_endpoints.endpoint from dedicated_endpoints)
+    where
+        lower(batch_requests.model) in (
+            select dedicated_endpoints.endpoint_key from dedicated_endpoints
+        )
 
     union
 
@@ -52,20 +55,23 @@ named as (
         batch_results.model
 
     from batch_results
-    where batch_results.model in (select dedicated_endpoints.endpoint from dedicated_endpoints)
+    where lower(batch_results.model) in (
+        select dedicated_endpoints.endpoint_key from dedicated_endpoints
+    )
 
 ),
 
 matched as (
 
-    select
+    -- distinct: two spellings of one endpoint are one match.
+    select distinct
         named.batch_id,
         dedicated_endpoints.provider,
         dedicated_endpoints.endpoint
 
     from named
     inner join dedicated_endpoints
-        on named.model = dedicated_endpoints.endpoint
+        on lower(named.model) = dedicated_endpoints.endpoint_key
 
 )
 

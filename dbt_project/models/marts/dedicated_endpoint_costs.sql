@@ -62,7 +62,7 @@ windows_costed as (
     from endpoint_windows
     left join account_endpoints
         on endpoint_windows.provider = account_endpoints.provider
-        and endpoint_windows.endpoint = account_endpoints.endpoint
+        and lower(endpoint_windows.endpoint) = lower(account_endpoints.endpoint)
 
 ),
 
@@ -166,8 +166,10 @@ lines as (
 final as (
 
     select
-        lines.endpoint_window_id || '|' || coalesce(lines.batch_id, lines.line_kind)
-            as dedicated_cost_line_id,
+        -- The kind is a field of its own: a batch whose id is "idle" must not collide with
+        -- the window's idle row.
+        lines.endpoint_window_id || '|' || lines.line_kind
+        || coalesce('|' || lines.batch_id, '') as dedicated_cost_line_id,
         lines.endpoint_window_id,
         lines.provider,
         lines.endpoint,

@@ -192,6 +192,8 @@ def _figures_json(figures: JobFigures | None) -> dict[str, Any] | None:
         "cost_usd": f"{figures.cost_usd:f}" if figures.cost_usd is not None else None,
         "unpriced_items": figures.unpriced_items,
         "is_cost_final": figures.is_cost_final,
+        "pricing_kind": figures.pricing_kind,
+        "audio_seconds": f"{figures.audio_seconds:f}" if figures.audio_seconds else None,
     }
 
 
@@ -278,6 +280,11 @@ def _status_rows(settings: Settings, batch_id: str | None) -> list[dict[str, Any
     return rows
 
 
+def _audio_seconds(seconds: str) -> str:
+    # Whole seconds, so the table fits 80 columns; --json has them exact.
+    return f"{Decimal(seconds):,.0f} s"
+
+
 def _status_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Batch jobs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     # Progress comes from the API only: without a key the column would be empty.
@@ -291,14 +298,20 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
         cells = {
             "id": short_id(str(row["batch_id"])),
             # The organisation prefix adds width, not information, in a table.
-            "model": str(row["model"] or "?").rsplit("/", 1)[-1],
+            "model": str(row["model"] or "?").rsplit("/", 1)[-1]
+            + (" (dedicated)" if known and row["pricing_kind"] == "dedicated" else ""),
             "status": str(row["status"]),
             "progress": progress_bar(row["progress"], width=10)
             if row["progress"] is not None
             else "",
             "ok": str(row["items_succeeded"]) if known else "",
             "failed": str(row["items_failed"]) if known else "",
-            "tokens": f"{row['total_tokens']:,}" if known else "",
+            # An audio job has seconds of audio, not tokens.
+            "tokens": _audio_seconds(row["audio_seconds"])
+            if known and row["audio_seconds"]
+            else f"{row['total_tokens']:,}"
+            if known
+            else "",
             # A job with items but no price is flagged, never shown as $0, and a partly
             # priced one says that its figure leaves items out.
             "cost": (
@@ -330,6 +343,8 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
     notes = []
     if any(cell["cost"].startswith("~") for cell in all_cells):
         notes.append("~ still running: the cost so far")
+    if any(cell["tokens"].endswith(" s") for cell in all_cells):
+        notes.append("s: seconds of audio, what an audio job is billed by (it has no tokens)")
     if any(cell["cost"].endswith("*") for cell in all_cells):
         notes.append("* some items unpriced, left out of the cost (--json: unpriced_items)")
     if notes:

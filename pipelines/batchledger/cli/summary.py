@@ -15,6 +15,7 @@ from rich.table import Table
 from batchledger.build import BuildResult, dbt_artifacts_dir
 from batchledger.flags import ISSUE_EFFECTS, UnpricedModel, data_quality_counts, unpriced_models
 from batchledger.ingest import IngestResult
+from batchledger.paths import DEMO_INVOICE
 from batchledger.published import report_path
 from batchledger.run_stats import peak_rss_mb
 from batchledger.settings import Settings
@@ -80,6 +81,12 @@ def print_summary(result: IngestResult, console: Console) -> None:
     print_flags(result.unpriced_models, result.data_quality, console)
     if result.settings.demo:
         console.print("[bold yellow]This is DEMO data from the bundled emulator.[/]")
+        # Said, because a real warehouse never gets it: the tie-out rows come from it.
+        console.print(
+            "The demo's sample invoice (pipelines/batchledger/emulator/data/"
+            f"{DEMO_INVOICE.name}) is imported for marts.invoice_reconciliation.",
+            soft_wrap=True,
+        )
     console.print(
         f"See the spend as a page: [bold]make report[/] (writes "
         f"{report_path(result.settings.db_path)})",

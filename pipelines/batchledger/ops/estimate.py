@@ -12,9 +12,18 @@ from typing import Any
 
 from batchledger.ops.validate import Request
 from batchledger.paths import PRICES_DIR
-from batchledger.pricing import PriceRow, read_price_rows, row_in_force
+from batchledger.pricing import (
+    DEDICATED_ENDPOINTS,
+    DedicatedWindow,
+    PriceRow,
+    endpoint_key,
+    read_dedicated_windows,
+    read_price_rows,
+    row_in_force,
+)
 
 PRICES_CSV = PRICES_DIR / "model_prices.csv"
+DEDICATED_CSV = PRICES_DIR / "dedicated_endpoints.csv"
 PROVIDER = "together"
 # Without max_tokens the output is unbounded; assume a generous cap and say so.
 ASSUMED_MAX_TOKENS = 4096
@@ -35,7 +44,7 @@ class ModelEstimate:
     prompt_tokens: int = 0
     max_output_tokens: int = 0
     lines_without_max_tokens: int = 0
-    pricing_mode: str | None = None  # None: unpriced
+    pricing_mode: str | None = None  # None: unpriced; "dedicated": an endpoint's hours
     cost_usd: Decimal | None = None
     # Audio lines (transcription, translation): priced per minute of audio, which is known
     # only from the results, so they have no upper bound here.
@@ -121,7 +130,11 @@ def audio_format_warnings(requests: list[Request]) -> list[str]:
 
 
 def estimate(
-    requests: list[Request], *, prices_csv: Path = PRICES_CSV, on: datetime | None = None
+    requests: list[Request],
+    *,
+    prices_csv: Path = PRICES_CSV,
+    dedicated_csv: Path = DEDICATED_CSV,
+    on: datetime | None = None,
 ) -> Estimate:
     by_model: dict[str, ModelEstimate] = defaultdict(lambda: ModelEstimate(model=""))
     for request in requests:
@@ -139,17 +152,49 @@ def estimate(
             entry.lines_without_max_tokens += 1
             entry.max_output_tokens += ASSUMED_MAX_TOKENS
     rows = read_price_rows(prices_csv) if prices_csv.exists() else []
-    today = (on or datetime.now(UTC)).date()
+    windows = read_dedicated_windows(dedicated_csv)
+    now = on or datetime.now(UTC)
     result = Estimate(models=sorted(by_model.values(), key=lambda m: m.model))
     result.warnings.extend(audio_format_warnings(requests))
     for entry in result.models:
-        _price(entry, rows, today, result.warnings)
+        if _dedicated(entry, windows, now, result.warnings):
+            continue
+        _price(entry, rows, now.date(), result.warnings)
         if entry.lines_without_max_tokens:
             result.warnings.append(
                 f"{entry.model}: {entry.lines_without_max_tokens} line(s) have no max_tokens; "
                 f"the estimate assumes {ASSUMED_MAX_TOKENS} (pass --max-tokens)"
             )
     return result
+
+
+def _dedicated(
+    entry: ModelEstimate, windows: list[DedicatedWindow], now: datetime, warnings: list[str]
+) -> bool:
+    """Whether the lines go to a dedicated endpoint the seed names (as the marts match it: the
+    seed wins over any token price). Such a job is billed by the endpoint's hours, not per
+    token, so it has no estimate of its own; the warning says which window bills it."""
+    key = endpoint_key(entry.model)
+    mine = [window for window in windows if endpoint_key(window.endpoint) == key]
+    if not mine:
+        return False
+    entry.pricing_mode = "dedicated"
+    naive_now = now.astimezone(UTC).replace(tzinfo=None)
+    current = [w for w in mine if w.billed_to > naive_now]
+    if current:
+        window = min(current, key=lambda w: w.billed_from)
+        warnings.append(
+            f"{entry.model}: a dedicated endpoint, billed by the hour from its windows in "
+            f"{DEDICATED_ENDPOINTS} ({window.usd_per_hour} USD/hour from "
+            f"{window.billed_from:%Y-%m-%d %H:%M} to {window.billed_to:%Y-%m-%d %H:%M} UTC); "
+            "the job carries its share of that, not a token price"
+        )
+    else:
+        warnings.append(
+            f"{entry.model}: a dedicated endpoint with no billing window from now on in "
+            f"{DEDICATED_ENDPOINTS}; its cost is unknown until one is added"
+        )
+    return True
 
 
 def _usable(row: PriceRow | None, *, audio: bool) -> PriceRow | None:

@@ -25,11 +25,30 @@ class JobFigures:
     unpriced_items: int = 0
     # False while the job runs: its figures so far, not final.
     is_cost_final: bool = True
+    # Seconds of audio its results report (an audio job has no tokens), or None.
+    audio_seconds: Decimal | None = None
+    # On a dedicated endpoint: billed by the endpoint's hours, not per token or minute.
+    is_dedicated: bool = False
+
+    @property
+    def pricing_kind(self) -> str:
+        """How the job is billed: `dedicated` (an endpoint's hours), `audio` (minutes of audio)
+        or `tokens`."""
+        if self.is_dedicated:
+            return "dedicated"
+        return "audio" if self.audio_seconds else "tokens"
 
 
+# A job is dedicated when its items run on a dedicated endpoint (fct_batch_items, the one
+# place the marts decide it).
 _QUERY = """
     select batch_id, model, status, cast(created_at as varchar), items_succeeded, items_failed,
-        items_not_processed, total_tokens, cost_usd, unpriced_items, is_cost_final
+        items_not_processed, total_tokens, cost_usd, unpriced_items, is_cost_final,
+        audio_seconds,
+        batch_id in (
+            select items.batch_id from marts.fct_batch_items as items
+            where items.dedicated_endpoint is not null
+        ) as is_dedicated
     from marts.cost_by_job
 """
 
@@ -70,6 +89,8 @@ def job_figures(db_path: Path) -> dict[str, JobFigures]:
             cost_usd=Decimal(row[8]) if row[8] is not None else None,
             unpriced_items=int(row[9] or 0),
             is_cost_final=bool(row[10]),
+            audio_seconds=Decimal(row[11]) if row[11] else None,
+            is_dedicated=bool(row[12]),
         )
         for row in rows
     }

@@ -35,6 +35,7 @@ from batchledger.together.errors import (
     TogetherUnreachableError,
 )
 from batchledger.together.limits import (
+    ENDPOINT_BYTES,
     REQUEST_LIMIT_LABEL,
     SIZE_LIMIT_SETTING,
     TRANSFER_LIMIT_LABEL,
@@ -204,7 +205,10 @@ class TogetherClient:
         if endpoint_type not in (None, "dedicated", "serverless"):
             raise ValueError(f"endpoint type must be dedicated or serverless, not {endpoint_type}")
         path = "/v1/endpoints" + (f"?type={endpoint_type}" if endpoint_type else "")
-        return self._list(path, "endpoint", clean_endpoints)
+        most = self.limits.max_endpoints
+        return self._list(
+            path, "endpoint", clean_endpoints, max_entries=most, max_bytes=most * ENDPOINT_BYTES
+        )
 
     # -- files -------------------------------------------------------------------------------
 
@@ -354,19 +358,27 @@ class TogetherClient:
         clean: Callable[[list[Any]], Cleaned],
         *,
         enveloped: bool = True,
+        max_entries: int | None = None,
+        max_bytes: int | None = None,
     ) -> list[dict[str, Any]]:
         """GET a list of `what` objects (batch, file, endpoint): its entries, from the
         {"data": [...]} envelope when `enveloped` (a bare array is taken too), else a bare
         array only; a literal null (or no `data`) is an empty list, anything else a
-        TogetherAPIError. `clean` checks each entry: unusable ones are skipped with a warning
-        (`self.warnings`), never fatal."""
-        body = self._json("GET", path, what=f"the {what} list")
+        TogetherAPIError, as is a list of more than `max_entries` entries (or an answer of
+        more than `max_bytes`, below the client's own size limit). `clean` checks each entry:
+        unusable ones are skipped with a warning (`self.warnings`), never fatal."""
+        body = self._json("GET", path, what=f"the {what} list", max_bytes=max_bytes)
         entries = body.get("data") if enveloped and isinstance(body, dict) else body
         if entries is None:
             return []
         if not isinstance(entries, list):
             kind = type(entries).__name__
             raise TogetherAPIError(f"GET {path}: expected a list of {what} objects, got {kind}")
+        if max_entries is not None and len(entries) > max_entries:
+            raise TogetherAPIError(
+                f"GET {path}: the {what} list has {len(entries):,} entries, more than the "
+                f"{max_entries:,} read; refused"
+            )
         cleaned = clean(entries)
         self._warn(cleaned.warnings)
         return cleaned.records
@@ -424,8 +436,16 @@ class TogetherClient:
                         response.status_code,
                     )
 
-    def _json(self, method: str, path: str, *, what: str, json_body: Any = None) -> Any:
-        response = self._request(method, path, what=what, json=json_body)
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        max_bytes: int | None = None,
+    ) -> Any:
+        response = self._request(method, path, what=what, max_bytes=max_bytes, json=json_body)
         try:
             body = json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -440,9 +460,11 @@ class TogetherClient:
         *,
         what: str,
         ok: tuple[int, ...] = (200, 201),
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """One API call: its body read whole (bounded), retried while transient and in time."""
+        """One API call: its body read whole (bounded by the client's size limit, or by
+        `max_bytes` if lower), retried while transient and in time."""
         deadline = self._deadline(self.limits.request_seconds, REQUEST_LIMIT_LABEL)
         attempts = Attempts(self.retry, deadline, f"{method} {path}", sleep=self._sleep)
         with active(deadline):
@@ -450,7 +472,7 @@ class TogetherClient:
                 try:
                     with self._http.stream(method, path, **kwargs) as streamed:
                         if streamed.status_code in ok:
-                            body = self._read_capped(streamed, what)
+                            body = self._read_capped(streamed, what, max_bytes)
                         else:
                             body = self._read_error_body(streamed)
                         response = _detached(streamed, body)
@@ -468,13 +490,16 @@ class TogetherClient:
                 if not attempts.again(response):
                     self._raise_for(response, what)
 
-    def _read_capped(self, response: httpx.Response, what: str) -> bytes:
+    def _read_capped(self, response: httpx.Response, what: str, max_bytes: int | None) -> bytes:
         limit = self.limits.max_json_bytes
         mb = f"{limit / (1 << 20):g} MB"
+        advice = f"raise {SIZE_LIMIT_SETTING} if your account really is that large"
+        if max_bytes is not None and max_bytes < limit:
+            limit, mb = max_bytes, f"{max_bytes / (1 << 20):.1f} MB"
+            advice = "the limit of this list"
         declared = response.headers.get("content-length", "")
         too_big = TogetherAPIError(
-            f"Together's answer for {what} is larger than {mb}; refused "
-            f"(raise {SIZE_LIMIT_SETTING} if your account really is that large)"
+            f"Together's answer for {what} is larger than {mb}; refused ({advice})"
         )
         if declared.isdigit() and int(declared) > limit:
             raise too_big

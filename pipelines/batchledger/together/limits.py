@@ -13,6 +13,15 @@ class ClientLimits:
     transfer_seconds: float = 1800.0
     # A JSON answer larger than this is refused: the batch list of a big account is a few MB.
     max_json_bytes: int = 64 << 20
+    # The dedicated endpoint list is optional (the price seed names endpoints too) and an
+    # account has a handful: past this many entries, or ENDPOINT_BYTES each, it is refused
+    # unread rather than parsed (a 47 MB list of a million entries took 1.7 GB and 150 s).
+    max_endpoints: int = 10_000
+
+
+# The most one endpoint object may take, on average, in a list under `max_endpoints`: a real
+# one is a few hundred bytes.
+ENDPOINT_BYTES = 2 << 10
 
 
 # Read when a client is built, so tests can shorten it for clients made deep inside a run.

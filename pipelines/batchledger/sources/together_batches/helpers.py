@@ -21,7 +21,7 @@ import re
 import struct
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from batchledger.paths import PRICES_DIR
+from batchledger.pricing import (
+    DEDICATED_ENDPOINTS,
+    MODEL_PRICES,
+    endpoint_key,
+    read_dedicated_windows,
+    read_price_rows,
+)
 from batchledger.sources.together_batches.settings import (
     CHUNK_BYTES,
     GROUP_MAX_BYTES,
@@ -41,7 +49,12 @@ from batchledger.sources.together_batches.settings import (
     RESULT_BATCH_ROWS,
 )
 from batchledger.statuses import is_terminal
-from batchledger.together import TogetherClient, TogetherNotFoundError
+from batchledger.together import (
+    TogetherAPIError,
+    TogetherAuthError,
+    TogetherClient,
+    TogetherNotFoundError,
+)
 
 LINES_SCHEMA = pa.schema([("line_number", pa.int64()), ("raw", pa.large_string())])
 BOM = b"\xef\xbb\xbf"
@@ -817,6 +830,8 @@ class IngestPlan:
     tables: frozenset[str] = frozenset()
     # The account's dedicated endpoints whose object is new or changed since last written.
     changed_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    # What the listing could not use and the run's summary says (an unusable endpoint list).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -886,7 +901,9 @@ def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
             log.warning("%s", exc)
             return None
 
+    # The batch and file lists come first: a refused key there fails the run, as it should.
     batches, files = client.list_batches(), client.list_files()
+    warnings: list[str] = []
     try:
         # A server that ignores the filter answers with serverless endpoints too: only the
         # dedicated ones are the account's to load.
@@ -895,9 +912,32 @@ def list_account(client: TogetherClient, known: KnownState) -> IngestPlan:
             for endpoint in client.list_endpoints("dedicated")
             if str(endpoint.get("type", "")).lower() == "dedicated"
         ]
-    except TogetherNotFoundError as exc:
-        # A server without the endpoint list: dedicated jobs are then recognised by the
-        # price seed alone (prices/dedicated_endpoints.csv). Never a failed ingest.
-        log.warning("%s; dedicated endpoints are taken from the price seed only", exc)
+    except (TogetherNotFoundError, TogetherAuthError, TogetherAPIError) as exc:
+        # The list is optional: without it (no such list, a key refused for it alone, an
+        # answer that is not a list, too long, or an error after retries) dedicated jobs are
+        # recognised by the price seed alone (prices/dedicated_endpoints.csv), and the
+        # endpoints already in the warehouse stay as they are. Never a failed ingest, but
+        # said in the run's summary.
+        warning = f"{exc}; dedicated endpoints are taken from {DEDICATED_ENDPOINTS} only this run"
+        log.warning("%s", warning)
+        warnings.append(warning)
         endpoints = None
-    return plan_ingest(batches, files, known, lookup_file, endpoints)
+    warnings.extend(shadowing_endpoint_warnings(endpoints or []))
+    return replace(plan_ingest(batches, files, known, lookup_file, endpoints), warnings=warnings)
+
+
+def shadowing_endpoint_warnings(
+    endpoints: list[dict[str, Any]], prices_dir: Path = PRICES_DIR
+) -> list[str]:
+    """One warning per listed dedicated endpoint whose name is a model with a token price
+    that the dedicated seed does not name: the marts keep that model's jobs at their token
+    price (int_dedicated_endpoints_unioned applies the rule; this only says so)."""
+    price_csv, seed_csv = prices_dir / "model_prices.csv", prices_dir / "dedicated_endpoints.csv"
+    priced = {endpoint_key(row.model) for row in read_price_rows(price_csv)}
+    seeded = {endpoint_key(window.endpoint) for window in read_dedicated_windows(seed_csv)}
+    return [
+        f"the dedicated endpoint {name!r} has the name of a model priced per token in "
+        f"{MODEL_PRICES}: its jobs stay priced per token unless {DEDICATED_ENDPOINTS} names it"
+        for name in sorted({str(e.get("name") or "") for e in endpoints})
+        if endpoint_key(name) in priced and endpoint_key(name) not in seeded
+    ]
