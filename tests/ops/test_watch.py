@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -62,11 +63,29 @@ def test_three_passes_send_each_alert_exactly_once(
 def test_watch_ingests_when_jobs_end(
     cli: Any, ops_settings: Settings, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr(watch, "_ingest", lambda settings, console, ended: calls.append(ended))
-    assert cli("watch", "--once").exit_code == 0
+    calls: list[Settings] = []
+    monkeypatch.setattr(watch, "_ingest", lambda settings: calls.append(settings))
+    first = cli("watch", "--once")
+    assert first.exit_code == 0
+    ended = re.search(r"(\d+) job\(s\) ended since the last pass: ingesting", first.stdout)
+    assert ended and int(ended.group(1)) > 0
     assert cli("watch", "--once").exit_code == 0  # nothing ended since: no second ingest
-    assert len(calls) == 1 and calls[0] > 0
+    assert len(calls) == 1
+
+
+def test_a_failed_ingest_is_a_warning_and_alerts_still_go_out(
+    cli: Any, ops_settings: Settings, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchledger import ingest
+
+    def refused(settings: Settings, **kwargs: Any) -> None:
+        raise ingest.IngestError("the warehouse file is not a DuckDB database")
+
+    monkeypatch.setattr(ingest, "run_ingest", refused)
+    result = cli("watch", "--once")
+    assert result.exit_code == 0
+    assert "warning: ingest failed: the warehouse file is not a DuckDB database" in result.stdout
+    assert "ALERT" in result.stdout  # the emulator's failed and expired jobs
 
 
 def test_undelivered_alerts_are_retried_next_pass(

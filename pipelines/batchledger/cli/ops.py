@@ -9,12 +9,13 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.live import Live
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from batchledger.cli.errors import console, err_console, friendly_errors
@@ -28,7 +29,7 @@ from batchledger.ops.api import (
     short_id,
 )
 from batchledger.ops.errors import OpsError, OpsUsageError
-from batchledger.ops.estimate import estimate
+from batchledger.ops.estimate import Estimate, estimate
 from batchledger.ops.followup import (
     FileSource,
     followup_endpoint,
@@ -42,7 +43,6 @@ from batchledger.ops.submit import (
     batch_endpoint,
     checked_file,
     parse_tags,
-    print_estimate,
     submit_checked,
     unavailable_for_batch,
     wait_for,
@@ -51,6 +51,9 @@ from batchledger.settings import Settings, demo_notice, load_settings, warehouse
 from batchledger.statuses import TERMINAL_STATUSES
 from batchledger.store import find_submission
 from batchledger.together import TogetherClient
+
+if TYPE_CHECKING:
+    from batchledger.ops.watch import WatchEvent
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Submit without asking.")]
@@ -136,7 +139,7 @@ def submit(
         if not as_json:
             _print_submitted(done)
         if wait:
-            job = wait_for(client, done.submission.batch_id, out, interval=interval)
+            job = _wait_with_bar(client, done.submission.batch_id, out, interval=interval)
     figures = _ingest_after_wait(settings, out) if wait else {}
     if as_json:
         payload = _submitted_json(done, job)
@@ -145,6 +148,50 @@ def submit(
         _print_json(payload)
     elif wait:
         _print_summary(job, figures.get(str(job["id"])))
+
+
+def print_estimate(result: Estimate, out: Console) -> None:
+    table = Table(title="Upper-bound cost estimate", title_justify="left")
+    for column in ("model", "lines", "prompt tokens (est.)", "max output tokens", "rate", "USD"):
+        table.add_column(column, justify="left" if column in ("model", "rate") else "right")
+    for entry in result.models:
+        table.add_row(
+            entry.model,
+            str(entry.lines),
+            f"{entry.prompt_tokens:,}",
+            f"{entry.max_output_tokens:,}",
+            entry.pricing_mode or "[red]UNPRICED[/]",
+            f"{entry.cost_usd:.4f}" if entry.cost_usd is not None else "?",
+        )
+    out.print(table)
+    total = result.total_usd
+    if total is None:
+        out.print(f"At most ${result.priced_usd:.4f} for the priced models, plus unpriced ones")
+    else:
+        out.print(f"At most [bold]${total:.4f}[/]")
+    for warning in result.warnings:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _wait_with_bar(
+    client: TogetherClient, batch_id: str, out: Console, *, interval: float
+) -> dict[str, Any]:
+    """`wait_for` with a progress bar (transient: gone once the job ends)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"batch {short_id(batch_id)}", total=100.0, status="")
+
+        def polled(status: str, percent: float) -> None:
+            progress.update(task, completed=percent, status=status)
+
+        return wait_for(client, batch_id, interval=interval, on_poll=polled)
 
 
 def _ingest_after_wait(settings: Settings, out: Console) -> dict[str, JobFigures]:
@@ -571,7 +618,9 @@ def watch(
     settings = load_settings()
     try:
         while True:
-            result = run_pass(settings, console, notify=notify, ingest=not no_ingest)
+            result = run_pass(
+                settings, notify=notify, ingest=not no_ingest, on_event=_print_watch_event
+            )
             if once:
                 if result.undelivered:
                     # A cron job must see that alerts did not go out (they are sent next pass).
@@ -583,6 +632,19 @@ def watch(
             time.sleep(interval)
     except KeyboardInterrupt:
         console.print("Stopped.")
+
+
+def _print_watch_event(event: WatchEvent) -> None:
+    from batchledger.ops.watch import AlertRaised, IngestFailed, IngestStarted, WebhookRefused
+
+    if isinstance(event, IngestStarted):
+        console.print(f"{event.ended} job(s) ended since the last pass: ingesting")
+    elif isinstance(event, IngestFailed):
+        console.print(f"[yellow]warning:[/] ingest failed: {event.error}", highlight=False)
+    elif isinstance(event, AlertRaised):
+        console.print(f"[bold red]ALERT[/] {event.text}", highlight=False, soft_wrap=True)
+    elif isinstance(event, WebhookRefused):
+        console.print(f"[yellow]warning:[/] webhook delivery failed; will retry: {event.key}")
 
 
 def confirm(yes: bool, question: str) -> None:

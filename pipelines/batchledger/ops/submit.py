@@ -10,11 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from batchledger.ops.api import progress_of, short_id
+from batchledger.ops.api import progress_of
 from batchledger.ops.errors import OpsUsageError
 from batchledger.ops.estimate import AUDIO_ENDPOINTS, CHAT_ENDPOINT, Estimate, is_audio_request
 from batchledger.ops.validate import Checked, check_file, write_requests
@@ -104,29 +100,6 @@ def batch_endpoint(checked: Checked, endpoint: str | None) -> str:
     return endpoint
 
 
-def print_estimate(result: Estimate, console: Console) -> None:
-    table = Table(title="Upper-bound cost estimate", title_justify="left")
-    for column in ("model", "lines", "prompt tokens (est.)", "max output tokens", "rate", "USD"):
-        table.add_column(column, justify="left" if column in ("model", "rate") else "right")
-    for entry in result.models:
-        table.add_row(
-            entry.model,
-            str(entry.lines),
-            f"{entry.prompt_tokens:,}",
-            f"{entry.max_output_tokens:,}",
-            entry.pricing_mode or "[red]UNPRICED[/]",
-            f"{entry.cost_usd:.4f}" if entry.cost_usd is not None else "?",
-        )
-    console.print(table)
-    total = result.total_usd
-    if total is None:
-        console.print(f"At most ${result.priced_usd:.4f} for the priced models, plus unpriced ones")
-    else:
-        console.print(f"At most [bold]${total:.4f}[/]")
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-
-
 def submit_checked(
     client: TogetherClient,
     settings: Settings,
@@ -168,25 +141,17 @@ def submit_checked(
 def wait_for(
     client: TogetherClient,
     batch_id: str,
-    console: Console,
     *,
     interval: float,
+    on_poll: Callable[[str, float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Poll until the job ends, with a progress bar; returns the final job."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"batch {short_id(batch_id)}", total=100.0, status="")
-        while True:
-            job = client.get_batch(batch_id)
-            progress.update(task, completed=progress_of(job), status=str(job.get("status")))
-            if is_terminal(job):
-                return job
-            sleep(interval)
+    """Poll until the job ends and return the final job; `on_poll(status, percent)` after each
+    poll (the CLI draws a bar from it)."""
+    while True:
+        job = client.get_batch(batch_id)
+        if on_poll is not None:
+            on_poll(str(job.get("status")), progress_of(job))
+        if is_terminal(job):
+            return job
+        sleep(interval)

@@ -10,13 +10,13 @@ did not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import httpx
-from rich.console import Console
 
 from batchledger.ops.api import format_usd, open_client, short_id
 from batchledger.ops.followup import FileSource, item_outcomes
@@ -38,6 +38,31 @@ WEBHOOK_LIMIT_LABEL = "the webhook time limit (BATCHLEDGER_WEBHOOK_TIMEOUT_SECON
 BUDGET_THRESHOLDS = (80, 95, 100)
 
 Alert = tuple[str, str]  # (key that makes it unique, text)
+
+
+# What a pass tells as it goes (plain values; the CLI prints them).
+@dataclass(frozen=True)
+class IngestStarted:
+    ended: int  # jobs that ended since the last pass
+
+
+@dataclass(frozen=True)
+class IngestFailed:
+    error: str
+
+
+@dataclass(frozen=True)
+class AlertRaised:
+    text: str
+
+
+@dataclass(frozen=True)
+class WebhookRefused:
+    key: str  # the alert's key; it goes out again next pass
+
+
+WatchEvent = IngestStarted | IngestFailed | AlertRaised | WebhookRefused
+OnWatchEvent = Callable[[WatchEvent], None]
 
 
 @dataclass
@@ -146,9 +171,14 @@ def budget_alerts(budgets: list[BudgetFigures], done: set[str]) -> list[Alert]:
 
 
 def run_pass(
-    settings: Settings, console: Console, *, notify: str | None, ingest: bool = True
+    settings: Settings,
+    *,
+    notify: str | None,
+    ingest: bool = True,
+    on_event: OnWatchEvent | None = None,
 ) -> PassResult:
     """One poll; returns the texts of the alerts delivered, and of those the webhook refused."""
+    told: OnWatchEvent = on_event or (lambda event: None)
     path = ops_dir(settings) / ALERTS_FILE
     state = read_json_state(path)
     sent: dict[str, str] = dict(state.get("sent") or {})
@@ -159,7 +189,10 @@ def run_pass(
             j for j in jobs if is_terminal(j) and seen.get(str(j["id"])) != str(j.get("status"))
         ]
         if ended and ingest:
-            _ingest(settings, console, len(ended))
+            told(IngestStarted(len(ended)))
+            error = _ingest(settings)
+            if error is not None:
+                told(IngestFailed(error))
         alerts = alerts_for(jobs, client, settings, set(sent))
     # After the ingest, so the budgets include what just ended; read every pass, so a
     # `--no-ingest` watch still alerts on what a separate ingest published.
@@ -167,10 +200,10 @@ def run_pass(
     result = PassResult()
     for key, text in alerts:
         if text:
-            console.print(f"[bold red]ALERT[/] {text}", highlight=False, soft_wrap=True)
+            told(AlertRaised(text))
             timeout = settings.webhook_timeout_seconds
             if notify and not post_webhook(notify, text, timeout_seconds=timeout):
-                console.print(f"[yellow]warning:[/] webhook delivery failed; will retry: {key}")
+                told(WebhookRefused(key))
                 result.undelivered.append(text)
                 continue
             result.delivered.append(text)
@@ -181,13 +214,14 @@ def run_pass(
     return result
 
 
-def _ingest(settings: Settings, console: Console, ended: int) -> None:
+def _ingest(settings: Settings) -> str | None:
+    """Ingest what ended; the error's text when it failed."""
     from batchledger.ingest import IngestError, run_ingest
     from batchledger.warehouse import WarehouseBusyError
 
-    console.print(f"{ended} job(s) ended since the last pass: ingesting")
     try:
         run_ingest(settings, build=True)
     except (IngestError, WarehouseBusyError, TogetherError) as exc:
         # Alerts matter more than this ingest; the next transition or cron run retries it.
-        console.print(f"[yellow]warning:[/] ingest failed: {exc}", highlight=False)
+        return str(exc)
+    return None
