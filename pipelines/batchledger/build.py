@@ -134,14 +134,15 @@ def build_and_publish(
             build_id=state.build_id,
         )
         unit_tested = _unit_tests_passed(work_dir, dbt_inputs)
+        runs_unit_tests = full and not unit_tested.exists()
         if not full:
             args = INCREMENTAL_BUILD
         else:
-            args = FULL_BUILD + WITHOUT_UNIT_TESTS if unit_tested.exists() else FULL_BUILD
+            args = FULL_BUILD if runs_unit_tests else FULL_BUILD + WITHOUT_UNIT_TESTS
         with dbt or dbt_child(work_db, work_dir, quiet=quiet) as child:
             outcome = child.run(args)
         drop_build_scope(work_db)
-        if outcome.success and args == FULL_BUILD:
+        if outcome.success and runs_unit_tests:
             _touch(unit_tested)
         result.dbt = outcome
         result.stages["dbt"] = time.monotonic() - started

@@ -183,11 +183,14 @@ class ParseCache:
         """Offer this warehouse's parse to the next new one (atomically: another process may be
         reading the cached copy)."""
         try:
-            if not self.local.exists() or _same_file(self.local, self.cached):
+            if not self.local.exists():
+                return
+            parse = self.local.read_bytes()  # read once: compared, then written
+            if _holds(self.cached, parse):
                 return
             self.cached.parent.mkdir(parents=True, exist_ok=True)
             partial = self.cached.with_name(f"{self.cached.name}.{os.getpid()}.tmp")
-            shutil.copyfile(self.local, partial)
+            partial.write_bytes(parse)
             os.replace(partial, self.cached)
         except OSError:
             pass
@@ -202,10 +205,11 @@ PROFILE_ENV = (
 )
 
 
-def _same_file(left: Path, right: Path) -> bool:
-    if not right.exists() or left.stat().st_size != right.stat().st_size:
+def _holds(path: Path, content: bytes) -> bool:
+    """Whether `path` holds exactly `content` (its size first: most changes change it)."""
+    if not path.exists() or path.stat().st_size != len(content):
         return False
-    return left.read_bytes() == right.read_bytes()
+    return path.read_bytes() == content
 
 
 def run_dbt(

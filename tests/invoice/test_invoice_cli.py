@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from batchledger.emulator import Emulator
@@ -15,14 +14,7 @@ from batchledger.invoices import read_invoice
 from batchledger.paths import DEMO_INVOICE
 from tests.cli.test_cli_ingest import run_cli
 from tests.conftest import TEST_API_KEY
-
-
-def query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.duck import query
 
 
 def verdicts(db: Path) -> list[tuple[object, ...]]:

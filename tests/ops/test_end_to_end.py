@@ -26,6 +26,7 @@ from batchledger.cli.ops import register
 from batchledger.emulator import Emulator, demo_scenario
 from batchledger.ops.watch import BUDGET_THRESHOLDS
 from tests.conftest import TEST_API_KEY, make_settings
+from tests.duck import dict_rows
 from tests.ops.conftest import LLAMA, Receiver, point_env_at, request, write_jsonl
 
 TAGS = {"team": "research", "project": "x"}
@@ -127,11 +128,9 @@ def con(flow: Flow) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def one(con: duckdb.DuckDBPyConnection, sql: str, *params: object) -> dict[str, Any]:
-    cursor = con.execute(sql, list(params))
-    names = [column[0] for column in cursor.description]
-    rows = cursor.fetchall()
+    rows = dict_rows(con, sql, *params)
     assert len(rows) == 1, (sql, params, rows)
-    return dict(zip(names, rows[0], strict=True))
+    return rows[0]
 
 
 def test_submit_wait_ingests_and_prints_the_counts(flow: Flow) -> None:

@@ -16,8 +16,6 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from . import raw_fixture
 
 MILLION = Decimal(1_000_000)
@@ -712,12 +710,6 @@ def demo_dedicated_lines(
         )
     windows = load_windows(price_csv.parent / "dedicated_endpoints.csv")
     return allocate_dedicated(items, windows, listed, named, job_times)
-
-
-def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, object]]:
-    result = con.execute(sql)
-    names = [column[0] for column in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def assert_totals(row: dict[str, object], totals: Totals, where: object) -> None:

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 from batchledger.warehouse import ANALYST_SCHEMA, publish
-from tests.warehouse.test_publish import add_batch, make_work_db, rows
+from tests.duck import query
+from tests.warehouse.test_publish import add_batch, make_work_db
 
 
 def execute(db: Path, *statements: str) -> None:
@@ -53,13 +54,13 @@ def test_analyst_tables_and_views_survive_publishes_and_strays_are_kept(
         add_batch(work, batch, f"1000.{n}", f"000000000000000000{n}", 5)
         with caplog.at_level(logging.WARNING, logger="batchledger.warehouse"):
             publish(work, published)  # the first copies, the second syncs a generation
-        assert rows(published, f"select budget from {ANALYST_SCHEMA}.q4_plan") == [(42,)]
-        jobs = rows(published, f"select count(*) from {ANALYST_SCHEMA}.big_jobs")
+        assert query(published, f"select budget from {ANALYST_SCHEMA}.q4_plan") == [(42,)]
+        jobs = query(published, f"select count(*) from {ANALYST_SCHEMA}.big_jobs")
         assert jobs == [(n,)]  # the view reads the new marts
-        assert rows(published, f"select note from {ANALYST_SCHEMA}.marts__my_scratch") == [
+        assert query(published, f"select note from {ANALYST_SCHEMA}.marts__my_scratch") == [
             ("mine",)
         ]
-        assert not rows(
+        assert not query(
             published,
             "select 1 from duckdb_tables() where schema_name = 'marts' "
             "and table_name = 'my_scratch'",
@@ -78,8 +79,8 @@ def test_a_view_that_no_longer_binds_keeps_its_sql_and_does_not_block_publishing
     )
     execute(work, "alter table marts.cost_by_job rename column cost_usd to billed_usd")
     publish(work, published)
-    assert rows(published, "select count(*) from marts.cost_by_job") == [(1,)]
-    saved = rows(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+    assert query(published, "select count(*) from marts.cost_by_job") == [(1,)]
+    saved = query(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
     assert len(saved) == 1 and "old_cost" in str(saved[0][0])
 
 
@@ -106,18 +107,18 @@ def test_kept_sql_accumulates_across_publishes_whatever_the_schemas_sort_order(
     add_batch(work, "b2", "1000.2", "0000000000000000002", 5)
     publish(work, published)
     saved = {
-        str(row[0]) for row in rows(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+        str(row[0]) for row in query(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
     }
     assert any("v1" in sql for sql in saved) and any("v2" in sql for sql in saved)
     assert any("plan.csv" in sql for sql in saved)  # a publish never reads users' files
     assert "read a file or URL" in caplog.text
-    kept = rows(
+    kept = query(
         published,
         "select table_name from duckdb_tables() where schema_name = 'analyst' order by 1",
     )
     assert [row[0] for row in kept] == ["main__T", "main__t_", "unbound_views"]
-    assert rows(published, f"select y from {ANALYST_SCHEMA}.main__t_") == [(2,)]
-    assert rows(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
+    assert query(published, f"select y from {ANALYST_SCHEMA}.main__t_") == [(2,)]
+    assert query(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
 
 
 def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Path) -> None:
@@ -152,8 +153,8 @@ def test_a_file_held_open_for_writing_is_not_replaced_and_says_why(tmp_path: Pat
         writer.wait(timeout=30)
     # Nothing of theirs was lost: the next publish carries their table over.
     publish(work, published)
-    assert rows(published, f"select x from {ANALYST_SCHEMA}.main__analyst_note") == [(1,)]
-    assert rows(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
+    assert query(published, f"select x from {ANALYST_SCHEMA}.main__analyst_note") == [(1,)]
+    assert query(published, "select count(distinct batch_id) from marts.cost_by_job") == [(2,)]
 
 
 def test_users_names_are_identifiers_and_their_sql_never_runs_in_the_publish(
@@ -176,14 +177,14 @@ def test_users_names_are_identifiers_and_their_sql_never_runs_in_the_publish(
     assert not canary.exists()
     names = {
         row[0]
-        for row in rows(
+        for row in query(
             published,
             f"select table_name from duckdb_tables() where schema_name = '{ANALYST_SCHEMA}'",
         )
     }
     assert 'x" as select 1; copy (select 1) to ' in "".join(names)
     assert "s.x__t" in names
-    saved = rows(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
+    saved = query(published, f"select sql from {ANALYST_SCHEMA}.unbound_views")
     assert any("read_text" in str(row[0]) for row in saved)
     assert "marts__leak" not in names  # never materialised: it would hold our environment
 
@@ -212,4 +213,4 @@ def test_a_stale_log_beside_the_published_file_is_folded_in_once(tmp_path: Path)
     for n in (2, 3):
         add_batch(work, f"b{n}", f"1000.{n}", f"000000000000000000{n}", 5)
         publish(work, published)
-        assert rows(published, f"select count(*) from {ANALYST_SCHEMA}.mine") == [(10,)]
+        assert query(published, f"select count(*) from {ANALYST_SCHEMA}.mine") == [(10,)]

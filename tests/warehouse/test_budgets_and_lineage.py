@@ -10,9 +10,9 @@ from decimal import ROUND_DOWN, Decimal
 import duckdb
 
 from batchledger.emulator import DEMO_NOW
+from tests.duck import dict_rows
 
 from .conftest import DBT_PROJECT_DIR
-from .expected import rows
 
 SCALE = Decimal("0.000000000001")
 
@@ -49,7 +49,7 @@ def test_shipped_budgets_use_text_months() -> None:
 
 
 def test_demo_budget_status_reconciles_and_forecasts(demo_con: duckdb.DuckDBPyConnection) -> None:
-    budgets = rows(demo_con, "select * from marts.budget_status")
+    budgets = dict_rows(demo_con, "select * from marts.budget_status")
     # Months are DATEs (first day) in every mart, budget_status included.
     assert all(isinstance(b["budget_month"], date) for b in budgets)
     for budget in budgets:
@@ -93,7 +93,7 @@ def test_fixture_budgets_count_dedicated_jobs_and_the_idle_remainder(
     # `all`, job ded-a's share under team search, and the idle remainder under its own value.
     budgets = {
         (b["budget_month"].strftime("%Y-%m"), b["scope_key"], b["scope_value"]): b
-        for b in rows(con, "select * from marts.budget_status")
+        for b in dict_rows(con, "select * from marts.budget_status")
     }
     assert budgets
     for (month, _, _), budget in budgets.items():
@@ -113,9 +113,10 @@ def test_fixture_budgets_count_dedicated_jobs_and_the_idle_remainder(
 
 
 def test_without_retries_each_job_is_its_own_logical_job(con: duckdb.DuckDBPyConnection) -> None:
-    jobs = {row["batch_id"]: row for row in rows(con, "select * from marts.cost_by_job")}
+    jobs = {row["batch_id"]: row for row in dict_rows(con, "select * from marts.cost_by_job")}
     logical = {
-        row["root_batch_id"]: row for row in rows(con, "select * from marts.cost_by_logical_job")
+        row["root_batch_id"]: row
+        for row in dict_rows(con, "select * from marts.cost_by_logical_job")
     }
     assert set(logical) == set(jobs)
     for batch_id, job in jobs.items():

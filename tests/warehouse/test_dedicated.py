@@ -8,9 +8,11 @@ from decimal import ROUND_DOWN, Decimal
 
 import duckdb
 
+from tests.duck import dict_rows
+
 from . import raw_fixture
 from .conftest import PRICE_CSV, BuiltWarehouse
-from .expected import PICO, expected_items, fixture_dedicated_lines, rows
+from .expected import PICO, expected_items, fixture_dedicated_lines
 
 WINDOW = f"together|{raw_fixture.DEDICATED}|2026-11-12 08:00:00"
 
@@ -44,7 +46,7 @@ def test_a_dedicated_job_and_the_idle_remainder_equal_a_hand_computation(
     idle = endpoint_cost - allocated
     assert idle == Decimal("68.866933333334")
 
-    found = rows(
+    found = dict_rows(
         con,
         f"select * from marts.dedicated_endpoint_costs where endpoint_window_id = '{WINDOW}'",
     )
@@ -64,7 +66,7 @@ def test_a_dedicated_job_and_the_idle_remainder_equal_a_hand_computation(
 def test_dedicated_items_carry_their_jobs_share_and_no_discount(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    items = rows(
+    items = dict_rows(
         con,
         "select * from marts.fct_batch_items where dedicated_endpoint is not null "
         "order by batch_id, custom_id",
@@ -94,7 +96,9 @@ def test_dedicated_items_carry_their_jobs_share_and_no_discount(
     # cost_by_job carries the same allocation; the unpriced item is counted, never $0.
     by_job = {
         row["batch_id"]: row
-        for row in rows(con, "select * from marts.cost_by_job where batch_id like 'batch-ded-%'")
+        for row in dict_rows(
+            con, "select * from marts.cost_by_job where batch_id like 'batch-ded-%'"
+        )
     }
     assert {batch: row["cost_usd"] for batch, row in by_job.items()} == jobs
     assert by_job["batch-ded-b"]["unpriced_items"] == 1
@@ -104,7 +108,7 @@ def test_a_window_of_an_endpoint_the_account_never_named_is_listed_not_costed(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     # The demo's idle Qwen endpoint shares the seed, but nothing in this warehouse names it.
-    found = rows(
+    found = dict_rows(
         con,
         "select * from marts.dedicated_endpoint_costs where endpoint like '%Qwen2.5-7B%'",
     )

@@ -14,9 +14,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from tests.duck import dict_rows
+
 from . import raw_fixture as rf
 from .conftest import DbtRun, run_dbt_in
-from .expected import rows
 
 D = rf.DEDICATED
 WINDOW = f"together|{D}|2026-11-12 08:00:00"
@@ -110,13 +111,13 @@ def test_hostile_dedicated_rows_build_and_every_window_adds_up(tmp_path: Path) -
 def _a_flagged_dedicated_line_is_in_no_window_and_the_window_adds_up(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    (flagged,) = rows(
+    (flagged,) = dict_rows(
         con,
         "select * from marts.fct_batch_items"
         " where batch_id = 'ded-flag' and usage_issue is not null",
     )
     assert flagged["endpoint_window_id"] is None and flagged["cost_usd"] is None
-    found = rows(
+    found = dict_rows(
         con,
         f"select * from marts.dedicated_endpoint_costs where endpoint_window_id = '{WINDOW}'",
     )
@@ -139,7 +140,7 @@ def _a_flagged_dedicated_line_is_in_no_window_and_the_window_adds_up(
 def _a_batch_named_idle_has_a_line_id_of_its_own(con: duckdb.DuckDBPyConnection) -> None:
     ids = {
         row["dedicated_cost_line_id"]: (row["line_kind"], row["batch_id"])
-        for row in rows(
+        for row in dict_rows(
             con,
             f"select * from marts.dedicated_endpoint_costs where endpoint_window_id = '{WINDOW}'",
         )
@@ -151,7 +152,7 @@ def _a_batch_named_idle_has_a_line_id_of_its_own(con: duckdb.DuckDBPyConnection)
 def _a_job_naming_the_endpoint_in_another_case_is_dedicated(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    (item,) = rows(con, "select * from marts.fct_batch_items where batch_id = 'ded-upper'")
+    (item,) = dict_rows(con, "select * from marts.fct_batch_items where batch_id = 'ded-upper'")
     assert item["dedicated_endpoint"] == D
     assert item["pricing_mode_applied"] == "dedicated"
     assert item["endpoint_window_id"] == WINDOW and Decimal(str(item["cost_usd"])) > 0
@@ -160,7 +161,7 @@ def _a_job_naming_the_endpoint_in_another_case_is_dedicated(
 def _an_endpoint_listed_under_a_priced_model_name_leaves_its_jobs_serverless(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    llama = rows(con, f"select * from marts.fct_batch_items where model = '{rf.LLAMA}'")
+    llama = dict_rows(con, f"select * from marts.fct_batch_items where model = '{rf.LLAMA}'")
     assert llama
     assert all(item["dedicated_endpoint"] is None for item in llama)
     assert all(item["pricing_mode_applied"] != "dedicated" for item in llama)

@@ -14,6 +14,7 @@ import pytest
 
 from batchledger.emulator import demo_scenario
 from batchledger.emulator.demo import LABELER_FT, LLAMA_8B, WHISPER
+from tests.duck import dict_rows
 
 from .conftest import PRICE_CSV, REPO_ROOT
 from .expected import (
@@ -24,7 +25,6 @@ from .expected import (
     demo_dedicated_lines,
     expected_demo_items,
     idle_by_month,
-    rows,
     totals_by,
     totals_by_cohort,
 )
@@ -40,7 +40,7 @@ def test_demo_items_equal_the_scenario(
 ) -> None:
     found = {
         (row["batch_id"], row["custom_id"]): row
-        for row in rows(demo_con, "select * from marts.fct_batch_items")
+        for row in dict_rows(demo_con, "select * from marts.fct_batch_items")
     }
     assert set(found) == set(demo_items)
     for key, item in demo_items.items():
@@ -67,7 +67,7 @@ def test_demo_cost_by_job(
     demo_con: duckdb.DuckDBPyConnection, demo_items: dict[tuple[str, str], Item]
 ) -> None:
     expected = totals_by(demo_items.values(), lambda item: item.batch_id)
-    found = {row["batch_id"]: row for row in rows(demo_con, "select * from marts.cost_by_job")}
+    found = {row["batch_id"]: row for row in dict_rows(demo_con, "select * from marts.cost_by_job")}
     assert set(found) == {job.batch_id for job in demo_scenario().jobs}
     for batch_id, row in found.items():
         assert_totals(row, expected.get(batch_id, Totals()), batch_id)
@@ -79,7 +79,9 @@ def test_demo_cost_by_month_and_model(
     expected = totals_by(demo_items.values(), lambda item: (item.usage_month, item.model))
     found = {
         (row["usage_month"], row["model"]): row
-        for row in rows(demo_con, "select * from marts.cost_by_month where charge_kind = 'usage'")
+        for row in dict_rows(
+            demo_con, "select * from marts.cost_by_month where charge_kind = 'usage'"
+        )
     }
     assert set(found) == set(expected)
     for key, row in found.items():
@@ -104,7 +106,7 @@ def test_demo_cost_by_cohort(
     add_idle_to_cohorts(expected, idle)
     found = {
         (row["usage_month"], row["cohort_key"], row["cohort_value"]): row
-        for row in rows(demo_con, "select * from marts.cost_by_cohort")
+        for row in dict_rows(demo_con, "select * from marts.cost_by_cohort")
     }
     assert set(found) == set(expected)
     for key, row in found.items():
@@ -123,7 +125,7 @@ def test_demo_audio_job_is_priced_per_minute_of_audio(demo_con: duckdb.DuckDBPyC
     (job,) = [job for job in demo_scenario().jobs if job.model_id == WHISPER]
     found = {
         row["custom_id"]: row
-        for row in rows(
+        for row in dict_rows(
             demo_con, f"select * from marts.fct_batch_items where batch_id = '{job.batch_id}'"
         )
     }
@@ -157,7 +159,9 @@ def test_demo_audio_job_is_priced_per_minute_of_audio(demo_con: duckdb.DuckDBPyC
         f"where batch_id = '{job.batch_id}' and issue = 'missing_audio_duration'"
     ).fetchone()
     assert flags == (2,)
-    (by_job,) = rows(demo_con, f"select * from marts.cost_by_job where batch_id = '{job.batch_id}'")
+    (by_job,) = dict_rows(
+        demo_con, f"select * from marts.cost_by_job where batch_id = '{job.batch_id}'"
+    )
     total = sum(priced.values(), Decimal(0))
     assert by_job["audio_seconds"] == total and by_job["unpriced_items"] == 2
     assert (
@@ -166,7 +170,7 @@ def test_demo_audio_job_is_priced_per_minute_of_audio(demo_con: duckdb.DuckDBPyC
         == sum((row["cost_usd"] for row in found.values() if row["is_priced"]), Decimal(0))
     )
     # FOCUS: one Audio Seconds meter per day, per second at 0.00075 / 60, exactly.
-    focus = rows(
+    focus = dict_rows(
         demo_con,
         'select * from marts.focus_charges where "ResourceId" = ' + f"'{job.batch_id}'",
     )
@@ -187,7 +191,7 @@ def test_demo_shows_a_batch_discount_ending(demo_con: duckdb.DuckDBPyConnection)
     (job,) = [job for job in demo_scenario().jobs if job.model_id == LLAMA_8B]
     found = {
         row["custom_id"]: row
-        for row in rows(
+        for row in dict_rows(
             demo_con, f"select * from marts.fct_batch_items where batch_id = '{job.batch_id}'"
         )
     }

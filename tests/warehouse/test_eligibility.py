@@ -16,10 +16,11 @@ import duckdb
 import pytest
 
 from batchledger.transform import run_dbt
+from tests.duck import dict_rows
 
 from . import raw_fixture
 from .conftest import PRICE_CSV
-from .expected import load_prices, price_on, rows, usd
+from .expected import load_prices, price_on, usd
 
 ENDED = "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo"  # launch discount, absent since 2026-11-28
 KEPT = raw_fixture.LLAMA  # on the current batch page: still discounted
@@ -102,13 +103,13 @@ def test_items_either_side_of_a_discount_end_are_priced_differently(tmp_path: Pa
     with duckdb.connect(str(db_path), read_only=True) as con:
         items = {
             row["custom_id"]: row
-            for row in rows(
+            for row in dict_rows(
                 con,
                 "select custom_id, pricing_mode_applied, cost_usd, realtime_cost_usd "
                 f"from marts.fct_batch_items where batch_id = '{BATCH}'",
             )
         }
-        month = rows(con, "select model, cost_usd from marts.cost_by_month order by model")
+        month = dict_rows(con, "select model, cost_usd from marts.cost_by_month order by model")
 
     expected_costs: dict[str, Decimal] = {}
     for custom_id, (model, used, prompt, completion) in ITEMS.items():

@@ -25,6 +25,7 @@ from batchledger.settings import Settings
 from batchledger.store import Submission, record_invoice, record_submission
 from batchledger.transform import run_dbt
 from tests.conftest import TEST_API_KEY, make_settings
+from tests.duck import query
 from tests.warehouse.expected import expected_demo_items
 
 # Every table and view finance reads, compared whole between incremental and full builds.
@@ -80,14 +81,6 @@ def ingest(settings: Settings) -> IngestResult:
 def mode(result: IngestResult) -> str:
     assert result.build is not None
     return result.build.mode
-
-
-def query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def rebuilt_batches(db: Path) -> set[str]:

@@ -14,6 +14,7 @@ from batchledger.emulator import demo_scenario
 from batchledger.emulator.demo import DEDICATED_LLAMA
 from batchledger.invoices import read_invoice
 from batchledger.paths import DEMO_INVOICE
+from tests.duck import dict_rows
 
 from . import raw_fixture
 from .conftest import PRICE_CSV, BuiltWarehouse
@@ -25,7 +26,6 @@ from .expected import (
     expected_items,
     fixture_dedicated_lines,
     idle_by_month,
-    rows,
 )
 
 SQL = "select * from marts.invoice_reconciliation"
@@ -43,7 +43,7 @@ def actual(con: duckdb.DuckDBPyConnection) -> dict[tuple[date, str, str | None],
             tolerance_usd=row["tolerance_usd"],
             within_tolerance=row["within_tolerance"],
         )
-        for row in rows(con, SQL)  # type: ignore[misc]
+        for row in dict_rows(con, SQL)  # type: ignore[misc]
     }
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from batchledger.cli.summary import print_flags
 from batchledger.flags import unpriced_models
+from tests.duck import dict_rows
 
 from . import raw_fixture
 from .conftest import PRICE_CSV, BuiltWarehouse
@@ -24,7 +25,6 @@ from .expected import (
     expected_items,
     fixture_dedicated_lines,
     idle_by_month,
-    rows,
     totals_by,
     totals_by_cohort,
 )
@@ -73,7 +73,7 @@ def test_build_passes_with_only_the_unpriced_warning(warehouse: BuiltWarehouse) 
 
 
 def test_unpriced_warning_lists_the_models(con: duckdb.DuckDBPyConnection) -> None:
-    found = rows(
+    found = dict_rows(
         con,
         "select model, price_file, unpriced_items from audit.assert_all_items_priced"
         " order by model",
@@ -146,7 +146,7 @@ def test_items_equal_python(
 ) -> None:
     found = {
         (row["batch_id"], row["custom_id"]): row
-        for row in rows(con, "select * from marts.fct_batch_items")
+        for row in dict_rows(con, "select * from marts.fct_batch_items")
     }
     assert set(found) == set(items)
     for key, item in items.items():
@@ -209,7 +209,7 @@ def test_odd_provider_lines_are_flagged_not_billed(
     and the build around it passed (the warehouse fixture asserts that)."""
     found = {
         (row["batch_id"], row["issue"], row["file_id"], row["line_number"])
-        for row in rows(con, "select * from marts.data_quality_issues")
+        for row in dict_rows(con, "select * from marts.data_quality_issues")
     }
     assert found == expected_data_quality_issues()
     assert Counter(issue for _, issue, _, _ in found) == {
@@ -228,7 +228,7 @@ def test_odd_provider_lines_are_flagged_not_billed(
         "quarantined_line": 2,
         "orphan_result": 1,
     }
-    flagged = rows(
+    flagged = dict_rows(
         con,
         "select custom_id, usage_issue, is_priced, cost_usd, realtime_cost_usd, total_tokens "
         "from marts.fct_batch_items where usage_issue is not null order by custom_id",
@@ -245,7 +245,7 @@ def test_odd_provider_lines_are_flagged_not_billed(
     # Each item of the odd batch is billed from one line; the winning lines are the rule's.
     billed = {
         row["custom_id"]: (row["result_file_id"], row["result_line_number"])
-        for row in rows(
+        for row in dict_rows(
             con,
             "select * from marts.fct_batch_items where batch_id = 'batch-odd-nov'",
         )
@@ -265,7 +265,7 @@ def test_cost_by_job_equals_python(
     con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
 ) -> None:
     expected = totals_by(items.values(), lambda item: item.batch_id)
-    found = {row["batch_id"]: row for row in rows(con, "select * from marts.cost_by_job")}
+    found = {row["batch_id"]: row for row in dict_rows(con, "select * from marts.cost_by_job")}
     assert set(found) == {batch["id"] for batch in raw_fixture.BATCHES}
     terminal = {"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"}
     status_of = {batch["id"]: batch["status"] for batch in raw_fixture.BATCHES}
@@ -297,7 +297,7 @@ def test_cost_by_month_equals_python(
     expected = totals_by(items.values(), lambda item: (item.usage_month, item.model))
     found = {
         (row["usage_month"], row["model"]): row
-        for row in rows(con, "select * from marts.cost_by_month where charge_kind = 'usage'")
+        for row in dict_rows(con, "select * from marts.cost_by_month where charge_kind = 'usage'")
     }
     assert set(found) == set(expected)
     for key, row in found.items():
@@ -306,7 +306,7 @@ def test_cost_by_month_equals_python(
     idle = idle_by_month(fixture_dedicated_lines(expected_items(PRICE_CSV), PRICE_CSV))
     found_idle = {
         (row["usage_month"], row["model"]): row
-        for row in rows(con, "select * from marts.cost_by_month where charge_kind != 'usage'")
+        for row in dict_rows(con, "select * from marts.cost_by_month where charge_kind != 'usage'")
     }
     assert set(found_idle) == set(idle) and idle
     for key, row in found_idle.items():
@@ -321,7 +321,7 @@ def test_cost_by_day_equals_python(
     expected = totals_by(items.values(), lambda item: (item.used_at.date(), item.model))
     found = {
         (row["usage_date"], row["model"]): row
-        for row in rows(con, "select * from marts.cost_by_day")
+        for row in dict_rows(con, "select * from marts.cost_by_day")
     }
     assert set(found) == set(expected)
     for key, row in found.items():
@@ -333,7 +333,7 @@ def test_cost_by_model_equals_python(
     con: duckdb.DuckDBPyConnection, items: dict[tuple[str, str], Item]
 ) -> None:
     expected = totals_by(items.values(), lambda item: item.model)
-    found = {row["model"]: row for row in rows(con, "select * from marts.cost_by_model")}
+    found = {row["model"]: row for row in dict_rows(con, "select * from marts.cost_by_model")}
     assert set(found) == set(expected)
     for model, row in found.items():
         assert_totals(row, expected[model], model)
@@ -359,7 +359,7 @@ def test_cost_by_cohort_equals_python(
     add_idle_to_cohorts(expected, idle)
     found = {
         (row["usage_month"], row["cohort_key"], row["cohort_value"]): row
-        for row in rows(con, "select * from marts.cost_by_cohort")
+        for row in dict_rows(con, "select * from marts.cost_by_cohort")
     }
     assert set(found) == set(expected)
     for key, row in found.items():
@@ -435,7 +435,9 @@ def test_team_and_project_are_flat_columns_of_items_and_jobs(
     """BI tools that cannot read a MAP get the configured cohort keys as plain columns."""
     found = {
         (row["batch_id"], row["custom_id"]): row
-        for row in rows(con, "select batch_id, custom_id, team, project from marts.fct_batch_items")
+        for row in dict_rows(
+            con, "select batch_id, custom_id, team, project from marts.fct_batch_items"
+        )
     }
     assert set(found) == set(items)
     for key, item in items.items():
@@ -445,7 +447,7 @@ def test_team_and_project_are_flat_columns_of_items_and_jobs(
         ), key
     assert any(row["team"] for row in found.values())
 
-    jobs = {row["batch_id"]: row for row in rows(con, "select * from marts.cost_by_job")}
+    jobs = {row["batch_id"]: row for row in dict_rows(con, "select * from marts.cost_by_job")}
     for batch_id, job in jobs.items():
         mine = [item for item in items.values() if item.batch_id == batch_id]
         for column in ("team", "project"):

@@ -18,7 +18,7 @@ from batchledger.emulator import Emulator
 from batchledger.exports import MANIFEST, MAX_PARTS, export_marts, marts_folder
 from batchledger.ingest import run_ingest
 from tests.conftest import make_settings
-from tests.warehouse.test_publish import rows
+from tests.duck import query
 
 
 def test_the_demo_ingest_writes_every_mart_as_parquet_beside_its_own_file(demo_db: Path) -> None:
@@ -217,7 +217,7 @@ def test_a_broken_marts_folder_never_fails_the_run_or_its_next_one(
         first = run_ingest(settings)
     assert first.build is not None and first.build.mode == "full"
     assert "Parquet marts not written" in caplog.text
-    assert rows(settings.db_path, "select count(*) > 0 from marts.fct_batch_items") == [(True,)]
+    assert query(settings.db_path, "select count(*) > 0 from marts.fct_batch_items") == [(True,)]
     assert run_ingest(settings).up_to_date
 
 

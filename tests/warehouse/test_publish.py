@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from batchledger.warehouse import GENERATIONS_DIR, prepare_work_db, publish
+from tests.duck import query
 
 
 def make_work_db(path: Path) -> None:
@@ -247,14 +248,6 @@ def test_a_generation_written_by_a_reader_is_copied_over_not_synced(tmp_path: Pa
     assert snapshot(published) == snapshot(work)
 
 
-def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def storage_version(path: Path) -> str:
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -292,12 +285,12 @@ def test_a_working_database_in_the_newer_format_is_rewritten_once_losing_nothing
     published = tmp_path / "warehouse.duckdb"
     publish(work, published)
     assert storage_version(work).startswith("v2.")
-    before = rows(work, "select * from marts.fct_batch_items order by all")
+    before = query(work, "select * from marts.fct_batch_items order by all")
 
     assert prepare_work_db(work_dir, published) == work
     assert storage_version(work).startswith("v1.")
-    assert rows(work, "select * from marts.fct_batch_items order by all") == before
-    assert rows(work, "select n from marts.results_per_file") == [(10,)]
+    assert query(work, "select * from marts.fct_batch_items order by all") == before
+    assert query(work, "select n from marts.results_per_file") == [(10,)]
     assert not list((work_dir / GENERATIONS_DIR).glob("gen-*"))
     publish(work, published)
     assert storage_version(published).startswith("v1.")

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from batchledger.report import read_report_data, write_report
+from tests.duck import dict_rows
 
 from .conftest import BuiltWarehouse
 
@@ -57,12 +58,6 @@ def figures_of(page: str) -> dict[str, Any]:
     return loaded
 
 
-def rows(con: duckdb.DuckDBPyConnection, query: str) -> list[dict[str, Any]]:
-    result = con.execute(query)
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-
-
 def same(page_rows: list[dict[str, Any]], sql_rows: list[dict[str, Any]]) -> None:
     """The page's rows equal the SQL rows: decimals exactly, dates as ISO text."""
     assert len(page_rows) == len(sql_rows), (page_rows, sql_rows)
@@ -78,7 +73,7 @@ def same(page_rows: list[dict[str, Any]], sql_rows: list[dict[str, Any]]) -> Non
 
 
 def unpriced_from_items(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return rows(con, """
+    return dict_rows(con, """
         select model, count(*) as unpriced_items,
             cast(coalesce(sum(total_tokens), 0) as bigint) as unpriced_tokens
         from marts.fct_batch_items where not is_priced
@@ -106,12 +101,12 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
         # 1. Billed and real-time cost by month and model.
         same(
             sections["spend_by_month"],
-            rows(con, SPEND_BY_MONTH),
+            dict_rows(con, SPEND_BY_MONTH),
         )  # fmt: skip
         # 2. Savings by month: over the items, not the rollup.
         same(
             sections["savings_by_month"],
-            rows(con, """
+            dict_rows(con, """
                 select usage_month, sum(cost_usd) as cost_usd,
                     sum(realtime_cost_usd) as realtime_cost_usd, sum(savings_usd) as savings_usd
                 from marts.fct_batch_items group by usage_month order by usage_month
@@ -123,7 +118,7 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
         # 3. Cohorts: the last three calendar months there are.
         same(
             sections["cohort_spend"],
-            rows(con, """
+            dict_rows(con, """
                 select usage_month, cohort_key, cohort_value, cost_usd, unpriced_items
                 from marts.cost_by_cohort
                 where usage_month > (select max(usage_month) from marts.cost_by_cohort)
@@ -135,12 +130,12 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
         # 4. The ten costliest jobs, from cost_by_job.
         same(
             sections["top_jobs"],
-            rows(con, TOP_JOBS),
+            dict_rows(con, TOP_JOBS),
         )  # fmt: skip
         # 5. Failures and retries.
         same(
             sections["failures"],
-            rows(con, """
+            dict_rows(con, """
                 select root_batch_id, jobs, items_failed, items_not_processed, cost_usd,
                     retry_cost_usd
                 from marts.cost_by_logical_job where has_failures or jobs > 1
@@ -149,7 +144,7 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
             """),
         )  # fmt: skip
         totals = sections["failure_totals"][0]
-        items = rows(con, """
+        items = dict_rows(con, """
             select count(*) filter (where item_status = 'failed') as items_failed,
                 count(*) filter (where item_status = 'not_processed') as items_not_processed
             from marts.fct_batch_items
@@ -159,7 +154,7 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
         # 6. Budgets of the open month.
         same(
             sections["budgets"],
-            rows(con, """
+            dict_rows(con, """
                 select budget_month, scope_key, scope_value, budget_usd, spent_usd, forecast_usd,
                     percent_used, forecast_percent
                 from marts.budget_status where month_state = 'open'
@@ -171,7 +166,7 @@ def test_every_figure_in_the_page_equals_the_marts(report_page: Path, demo_db: P
         assert sections["unpriced"], "the demo's fine-tune has no price"
         assert (
             len(sections["data_quality"])
-            == rows(
+            == dict_rows(
                 con, "select count(distinct (issue, effect)) as n from marts.data_quality_issues"
             )[0]["n"]
         )
@@ -274,11 +269,11 @@ def test_unpriced_and_job_figures_on_odd_input(warehouse: BuiltWarehouse) -> Non
         same(sections["unpriced"], expected)
         same(
             sections["top_jobs"],
-            rows(con, TOP_JOBS),
+            dict_rows(con, TOP_JOBS),
         )  # fmt: skip
         same(
             sections["spend_by_month"],
-            rows(con, SPEND_BY_MONTH),
+            dict_rows(con, SPEND_BY_MONTH),
         )  # fmt: skip
     finally:
         con.close()
