@@ -29,12 +29,14 @@
 {%- endmacro %}
 
 {#- The candidates for an item's cohort: its metadata's attributes, its custom_id's
-    (custom_id_attributes.sql) and `batch_tag_attributes_column` (its batch's tags as a list
-    of attributes, or null), without those whose key or value is null. -#}
+    (custom_id_attributes.sql; none when `custom_id_column` is none) and
+    `batch_tag_attributes_column` (its batch's tags as a list of attributes, or null),
+    without those whose key or value is null. -#}
 {% macro cohort_attribute_candidates(
     metadata_column, custom_id_column, batch_tag_attributes_column
 ) -%}
-    {%- set from_custom_id = custom_id_attributes(custom_id_column) | trim -%}
+    {%- set from_custom_id = (custom_id_attributes(custom_id_column) | trim)
+        if custom_id_column else '' -%}
     [
         candidate for candidate in list_concat(
             {{ metadata_attributes(metadata_column) }},

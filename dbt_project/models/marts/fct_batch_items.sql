@@ -12,6 +12,18 @@ batch_tags as (
 
 ),
 
+batches as (
+
+    select * from {{ ref('stg_together__batches') }}
+
+),
+
+batch_requests as (
+
+    select * from {{ ref('stg_together__batch_requests') }}
+
+),
+
 batch_tag_attributes as (
 
     -- One row per batch with tags: its tags as cohort attributes (macros/cohort_attributes.sql).
@@ -29,21 +41,82 @@ batch_tag_attributes as (
 
 ),
 
+batch_metadata as (
+
+    -- One row per batch this build computes and metadata object among its requests (every
+    -- request line of its input file): a few per batch in practice, where items are many.
+    select distinct
+        batches.batch_id,
+        batch_requests.metadata
+
+    from batches
+    inner join batch_requests
+        on batches.input_file_id = batch_requests.input_file_id
+    where
+        {{ is_batch_to_build('batches.batch_id') }}
+        and batch_requests.metadata is not null
+
+),
+
+batch_metadata_candidates as (
+
+    -- Without a custom_id pattern an item's cohort depends only on its metadata and its
+    -- batch's tags, so it is resolved once per batch and metadata object, then looked up per
+    -- item. With a pattern there are no rows: every item is resolved on its own.
+    select
+        batch_metadata.batch_id,
+        batch_metadata.metadata,
+        {{ cohort_attribute_candidates(
+            'batch_metadata.metadata', none, 'batch_tag_attributes.batch_tag_attributes'
+        ) }} as cohort_candidates
+
+    from batch_metadata
+    left join batch_tag_attributes
+        on batch_metadata.batch_id = batch_tag_attributes.batch_id
+    where {{ 'false' if var('custom_id_cohort_pattern', '') else 'true' }}
+
+),
+
+batch_metadata_cohorts as (
+
+    select
+        batch_metadata_candidates.batch_id,
+        batch_metadata_candidates.metadata,
+        map_from_entries([
+            { 'key': winner.cohort_key, 'value': winner.cohort_value }
+            for winner in {{ cohort_attributes_resolved(
+                'batch_metadata_candidates.cohort_candidates'
+            ) }}
+        ]) as cohort
+
+    from batch_metadata_candidates
+
+),
+
 items_with_candidates as (
 
-    -- The cohort is resolved per row, from the item's metadata, its custom_id and its
-    -- batch's tags: the rule of int_batch_item_attributes_unioned, which reading would run
-    -- the request-result join chain a second time and aggregate a row per attribute.
+    -- The cohort is resolved from the item's metadata, its custom_id and its batch's tags:
+    -- the rule of int_batch_item_attributes_unioned, which reading would run the
+    -- request-result join chain a second time and aggregate a row per attribute. Looked up
+    -- when batch_metadata_cohorts has it; otherwise (no metadata, a custom_id pattern)
+    -- resolved from the item's own row.
     select
         batch_items.*,
-        {{ cohort_attribute_candidates(
-            'batch_items.metadata', 'batch_items.custom_id',
-            'batch_tag_attributes.batch_tag_attributes'
-        ) }} as cohort_candidates
+        batch_metadata_cohorts.cohort as batch_metadata_cohort,
+        case
+            when batch_metadata_cohorts.cohort is null
+                then {{ cohort_attribute_candidates(
+                    'batch_items.metadata', 'batch_items.custom_id',
+                    'batch_tag_attributes.batch_tag_attributes'
+                ) }}
+        end as cohort_candidates
 
     from batch_items
     left join batch_tag_attributes
         on batch_items.batch_id = batch_tag_attributes.batch_id
+    left join batch_metadata_cohorts
+        on batch_items.batch_id = batch_metadata_cohorts.batch_id
+        and batch_items.metadata = batch_metadata_cohorts.metadata
 
 ),
 
@@ -53,6 +126,7 @@ items_attributed as (
         items_with_candidates.*,
         -- One value per key, sorted by key; an item with no attributes has an empty map.
         coalesce(
+            items_with_candidates.batch_metadata_cohort,
             map_from_entries([
                 { 'key': winner.cohort_key, 'value': winner.cohort_value }
                 for winner in {{ cohort_attributes_resolved(
