@@ -96,3 +96,29 @@
     from merged
     group by endpoint_window_id
 {%- endmacro %}
+
+{#- Whether any item of this build can be a dedicated item: some batch names a dedicated
+    endpoint (int_dedicated_batches_matched, which covers everything an item's model can come
+    from), or an endpoint is named '(unknown)', the model of an item nothing names. Asked when
+    dbt compiles int_batch_items_allocated into its mart, just before the mart runs and after
+    both views are built. When none can be, the allocation reads the priced items once
+    instead of twice: read twice, DuckDB holds every priced item of the build (about 0.5 GB
+    per million) to read it again, and spills it under the dbt child's memory limit. True
+    while dbt parses, and when a view does not exist (a lint, a compile without a build):
+    the full form, never a wrong one. -#}
+{% macro dedicated_items_possible() -%}
+    {#- Called while parsing too, so that dbt records both views as parents. -#}
+    {%- set matched = ref('int_dedicated_batches_matched') -%}
+    {%- set endpoints = ref('int_dedicated_endpoints_unioned') -%}
+    {%- if not execute -%}
+        {%- do return(true) -%}
+    {%- endif -%}
+    {%- if load_relation(matched) is none or load_relation(endpoints) is none -%}
+        {%- do return(true) -%}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select exists (select 1 from " ~ matched ~ ")"
+        ~ " or exists (select 1 from " ~ endpoints ~ " where endpoint_key = '(unknown)')"
+    ) -%}
+    {%- do return(found.columns[0].values()[0]) -%}
+{%- endmacro %}

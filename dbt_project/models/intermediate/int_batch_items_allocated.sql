@@ -56,6 +56,11 @@ dedicated_items as (
         and dedicated_endpoints.endpoint_key = lower(endpoint_windows.endpoint)
         and batch_items.used_at >= endpoint_windows.billed_from
         and batch_items.used_at < endpoint_windows.billed_to
+    {%- if not dedicated_items_possible() %}
+    -- No batch of this build names a dedicated endpoint, so no item is one: batch_items is
+    -- then read once (macros/dedicated_endpoints.sql, dedicated_items_possible).
+    where false
+    {%- endif %}
 
 ),
 
