@@ -69,10 +69,15 @@
 {%- endmacro %}
 
 {#- A predicate keeping the rows of `column` (a batch id) that this build computes: always
-    true on a full build, so nothing a full build sees depends on the batch list. -#}
+    true on a full build, so nothing a full build sees depends on the batch list. On an
+    incremental build, the list is int_batches_to_build, computed once per build: inlined,
+    batches_to_build() would be planned and run again by every model and test that asks. -#}
 {% macro is_batch_to_build(column) -%}
     {%- if load_id_var('since_load_id') -%}
-        {{ column }} in ({{ batches_to_build() }})
+        {{ column }} in (
+            select batches_to_build.batch_id
+            from {{ ref('int_batches_to_build') }} as batches_to_build
+        )
     {%- else -%}
         true
     {%- endif -%}

@@ -55,7 +55,7 @@ def test_an_incremental_build_tests_its_own_rows_and_a_full_build_all_rows(
 
     def failures(*, since_load_id: str, build_id: str) -> list[str]:
         write_build_scope(db, since_load_id=since_load_id, build_id=build_id)
-        run = built.dbt("test", "--select", SELECTOR)
+        run = built.dbt("test", "--select", SELECTOR, "--store-failures")
         results = run.run_results["results"]
         assert results, run.output[-2000:]
         return [r["unique_id"] for r in results if r["status"] == "fail"]
@@ -63,12 +63,22 @@ def test_an_incremental_build_tests_its_own_rows_and_a_full_build_all_rows(
     # An incremental build that wrote the broken row finds it.
     caught = failures(since_load_id="1", build_id=BROKEN_BY)
     for test in (
-        "expression_is_true_fct_batch_items_cost_usd_input_cost_usd_output_cost_usd",
+        "expressions_are_true_fct_batch_items",
         "unique_fct_batch_items_batch_item_id",
         "columns_not_null_fct_batch_items_provider__",
         "unique_combination_of_columns_fct_batch_items_batch_id__custom_id",
     ):
         assert any(f".{test}" in name for name in caught), (test, caught)
+    # A model's row checks are one test, and its failing rows name the check that failed.
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        failed = con.execute(
+            "select distinct failed_expression, batch_item_id "
+            "from dbt_test__audit.expressions_are_true_fct_batch_items"
+        ).fetchall()
+    finally:
+        con.close()
+    assert failed == [("cost_usd = input_cost_usd + output_cost_usd + audio_cost_usd", row[0])]
     # An incremental build that did not write it does not read it.
     assert failures(since_load_id="1", build_id="2000000000000000003") == []
     # A full build reads every row, whoever wrote it.
