@@ -71,7 +71,9 @@
 {#- A predicate keeping the rows of `column` (a batch id) that this build computes: always
     true on a full build, so nothing a full build sees depends on the batch list. On an
     incremental build, the list is int_batches_to_build, computed once per build: inlined,
-    batches_to_build() would be planned and run again by every model and test that asks. -#}
+    batches_to_build() would be planned and run again by every model and test that asks.
+    batchledger always runs `dbt build`, which rebuilds the list first; a `dbt test` run by
+    hand reads the list the last build left. -#}
 {% macro is_batch_to_build(column) -%}
     {%- if load_id_var('since_load_id') -%}
         {{ column }} in (

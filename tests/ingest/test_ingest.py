@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import duckdb
@@ -107,15 +108,24 @@ def test_every_raw_table_exists_after_the_first_run_empty_if_need_be(
 
 @pytest.mark.slow
 def test_an_empty_account_gets_every_raw_table_and_empty_marts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A new account with no job yet: every raw table of both sources exists, empty, and the
-    marts build with no rows, so finance's first queries run before the first job does.
-    A second new warehouse beside it starts from the first's dbt cache."""
+    marts build with no rows, so finance's first queries run before the first job does,
+    without a warning from dlt. A second new warehouse beside it starts from the first's dbt
+    cache."""
     monkeypatch.setenv("BATCHLEDGER_DBT_CACHE_DIR", str(tmp_path / "dbt-cache"))
     with Emulator(scenario=Scenario(now=DEMO_NOW), api_key=TEST_API_KEY, time_scale=0.0) as emu:
         settings = make_settings(tmp_path, emu.base_url)
-        result = run_ingest(settings)
+        # dlt logs to its own handler and does not propagate: listen to its logger too.
+        dlt_logger = logging.getLogger("dlt")
+        dlt_logger.addHandler(caplog.handler)
+        try:
+            with caplog.at_level(logging.WARNING):
+                result = run_ingest(settings)
+        finally:
+            dlt_logger.removeHandler(caplog.handler)
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
         beside = make_settings(tmp_path / "beside", emu.base_url)
         assert run_ingest(beside).build is not None
     assert result.build is not None

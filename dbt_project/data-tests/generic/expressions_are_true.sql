@@ -2,7 +2,9 @@
     expression. `expressions` lists the checks of one model: each a SQL expression, or a
     mapping of `expression` and `where` (the rows it applies to). One test for a model's
     row checks, not one per check: each test is a node that dbt compiles, runs and records,
-    and on an incremental build that overhead, not the scan, is most of a test's cost. -#}
+    and on an incremental build that overhead, not the scan, is most of a test's cost.
+    dbt reports only how many rows failed; to see which check, run the test again with
+    `--store-failures` and read `failed_expression` in dbt_test__audit.<test name>. -#}
 {% test expressions_are_true(model, expressions) %}
 
 {% for check in expressions -%}

@@ -683,7 +683,7 @@ def empty_line_rows(file_kind: str) -> pa.Table:
         parsed = con.sql(sql, params=_only({**params, "store_text": False}, sql)).to_arrow_table()
     finally:
         con.close()
-    return parsed.drop_columns(["error", "raw_text"])
+    return _keys_required(parsed.drop_columns(["error", "raw_text"]))
 
 
 def _split(parsed: pa.Table, tallies: dict[str, FileTally]) -> ParsedChunk:

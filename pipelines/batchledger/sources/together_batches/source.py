@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 # Declared so that columns which are null for every row so far still exist for dbt.
 BATCH_COLUMNS = column_hints(
+    not_null=("id",),
     id="text",
     user_id="text",
     input_file_id="text",
@@ -75,6 +76,7 @@ BATCH_COLUMNS = column_hints(
     record_hash="text",
 )
 FILE_COLUMNS = column_hints(
+    not_null=("id",),
     id="text",
     object="text",
     created_at="bigint",
@@ -89,6 +91,7 @@ FILE_COLUMNS = column_hints(
     record_hash="text",
 )
 FILE_LOAD_COLUMNS = column_hints(
+    not_null=("file_id",),
     file_id="text",
     batch_id="text",
     file_kind="text",
@@ -101,6 +104,7 @@ FILE_LOAD_COLUMNS = column_hints(
     loaded_at="timestamp",
 )
 ENDPOINT_COLUMNS = column_hints(
+    not_null=("id",),
     id="text",
     object="text",
     name="text",
@@ -113,7 +117,11 @@ ENDPOINT_COLUMNS = column_hints(
     record_hash="text",
 )
 STATUS_HISTORY_COLUMNS = column_hints(
-    batch_id="text", status="text", progress="double", observed_at="timestamp"
+    not_null=("batch_id", "observed_at"),
+    batch_id="text",
+    status="text",
+    progress="double",
+    observed_at="timestamp",
 )
 # The line table of each file kind.
 LINE_TABLES = {"input": "batch_requests", "output": "batch_results", "error": "batch_results"}
