@@ -27,7 +27,7 @@ from batchledger.build_state import (
     write_build_state,
 )
 from batchledger.exports import export_marts
-from batchledger.settings import parquet_marts_enabled
+from batchledger.settings import duckdb_memory_limit, parquet_marts_enabled
 from batchledger.transform import DbtChild, DbtOutcome
 from batchledger.warehouse import SCOPE_SCHEMA, publish
 
@@ -149,7 +149,9 @@ def build_and_publish(
         if not outcome.success:
             raise BuildError(
                 "dbt build failed; the published warehouse was left as it was:\n  "
-                + "\n  ".join(outcome.failures or ["see the dbt output above"]),
+                + "\n  ".join(
+                    failures_with_checks(work_db, outcome) or ["see the dbt output above"]
+                ),
                 outcome,
             )
     else:
@@ -168,6 +170,46 @@ def build_and_publish(
         result.stages["parquet"] = time.monotonic() - started
     write_build_state(work_dir, state)
     return result
+
+
+# The column an expressions_are_true test names each failing check in
+# (dbt_project/data-tests/generic/expressions_are_true.sql).
+FAILED_CHECK_COLUMN = "failed_expression"
+
+
+def failures_with_checks(work_db: Path, outcome: DbtOutcome) -> list[str]:
+    """The build's failures, each test that groups a model's row checks followed by the checks
+    that failed and on how many rows: dbt itself says only how many rows failed. Asked of the
+    working database the failed build left (never published); a question that cannot be
+    answered leaves the failure as dbt gave it."""
+    named = []
+    for failure in outcome.failures:
+        node = failure.split(":", 1)[0]
+        sql = outcome.failed_tests.get(node, "")
+        if f"as {FAILED_CHECK_COLUMN}," not in sql:
+            named.append(failure)
+            continue
+        try:
+            con = duckdb.connect(
+                str(work_db), read_only=True, config={"memory_limit": duckdb_memory_limit()}
+            )
+            try:
+                checks = con.execute(
+                    f"select {FAILED_CHECK_COLUMN}, count(*) from ({sql}) group by all order by all"
+                ).fetchall()
+            finally:
+                con.close()
+        except duckdb.Error:
+            named.append(failure)
+            continue
+        named.append(
+            failure
+            + "".join(
+                f"\n    failed check: {check} ({rows} row{'' if rows == 1 else 's'})"
+                for check, rows in checks
+            )
+        )
+    return named
 
 
 def dbt_artifacts_dir(work_dir: Path) -> Path:

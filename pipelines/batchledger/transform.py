@@ -28,6 +28,9 @@ class DbtOutcome:
     # "<node>: <message>" for every test that warned or failed and every node that errored.
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # The SQL of each test that failed, by node name: enough to ask the warehouse which rows
+    # and which checks failed (build.py names the checks of an expressions_are_true test).
+    failed_tests: dict[str, str] = field(default_factory=dict)
 
 
 def node_name(unique_id: str) -> str:
@@ -240,4 +243,6 @@ def _outcome(returncode: int, results_file: Path) -> DbtOutcome:
             outcome.warnings.append(label)
         elif status in {"fail", "error"}:
             outcome.failures.append(label)
+            if status == "fail" and result.get("compiled_code"):
+                outcome.failed_tests[node] = str(result["compiled_code"])
     return outcome

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from batchledger.build import write_build_scope
+from batchledger.build import failures_with_checks, write_build_scope
+from batchledger.transform import run_dbt
 
-from .conftest import BuiltWarehouse
+from .conftest import BuiltWarehouse, shared_dbt_cache_dir
 
 # The generic tests of fct_batch_items.
 SELECTOR = "fct_batch_items,test_type:generic"
@@ -55,7 +56,7 @@ def test_an_incremental_build_tests_its_own_rows_and_a_full_build_all_rows(
 
     def failures(*, since_load_id: str, build_id: str) -> list[str]:
         write_build_scope(db, since_load_id=since_load_id, build_id=build_id)
-        run = built.dbt("test", "--select", SELECTOR, "--store-failures")
+        run = built.dbt("test", "--select", SELECTOR)
         results = run.run_results["results"]
         assert results, run.output[-2000:]
         return [r["unique_id"] for r in results if r["status"] == "fail"]
@@ -69,16 +70,22 @@ def test_an_incremental_build_tests_its_own_rows_and_a_full_build_all_rows(
         "unique_combination_of_columns_fct_batch_items_batch_id__custom_id",
     ):
         assert any(f".{test}" in name for name in caught), (test, caught)
-    # A model's row checks are one test, and its failing rows name the check that failed.
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        failed = con.execute(
-            "select distinct failed_expression, batch_item_id "
-            "from dbt_test__audit.expressions_are_true_fct_batch_items"
-        ).fetchall()
-    finally:
-        con.close()
-    assert failed == [("cost_usd = input_cost_usd + output_cost_usd + audio_cost_usd", row[0])]
+    # A model's row checks are one test; a failed build names the check that failed.
+    outcome = run_dbt(
+        db,
+        ("test", "--select", SELECTOR),
+        artifacts_dir=tmp_path,
+        cache_dir=shared_dbt_cache_dir(),
+    )
+    named = [
+        failure
+        for failure in failures_with_checks(db, outcome)
+        if failure.startswith("expressions_are_true_fct_batch_items:")
+    ]
+    assert len(named) == 1, outcome.failures
+    assert named[0].endswith(
+        "\n    failed check: cost_usd = input_cost_usd + output_cost_usd + audio_cost_usd (1 row)"
+    ), named
     # An incremental build that did not write it does not read it.
     assert failures(since_load_id="1", build_id="2000000000000000003") == []
     # A full build reads every row, whoever wrote it.

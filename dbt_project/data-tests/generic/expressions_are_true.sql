@@ -3,8 +3,8 @@
     mapping of `expression` and `where` (the rows it applies to). One test for a model's
     row checks, not one per check: each test is a node that dbt compiles, runs and records,
     and on an incremental build that overhead, not the scan, is most of a test's cost.
-    dbt reports only how many rows failed; to see which check, run the test again with
-    `--store-failures` and read `failed_expression` in dbt_test__audit.<test name>. -#}
+    dbt reports only how many rows failed; a failed build names the checks that failed, from
+    `failed_expression` (batchledger/build.py, failures_with_checks). -#}
 {% test expressions_are_true(model, expressions) %}
 
 {% for check in expressions -%}
