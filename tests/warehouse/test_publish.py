@@ -157,16 +157,21 @@ def test_a_sync_that_would_move_most_rows_copies_the_file_instead(
     work.parent.mkdir(parents=True)
     published = tmp_path / "warehouse.duckdb"
     make_work_db(work)
-    for n in range(1, 6):
-        add_batch(work, f"b{n}", f"1000.{n}", f"000000000000000000{n}", 20)
+    for n in range(1, 20):
+        add_batch(work, f"b{n:02}", f"1000.{n:02}", f"00000000000000000{n:02}", 20)
     assert publish(work, published).strategy == "copy"
     assert publish(work, published).strategy == "copy"  # the other generation, first made
-    add_batch(work, "b6", "1000.6", "0000000000000000006", 20)
-    assert publish(work, published).strategy == "sync"  # one batch of six: a sync
+    add_batch(work, "b20", "1000.20", "0000000000000000020", 20)
+    assert publish(work, published).strategy == "sync"  # one batch of twenty: a sync
+    assert snapshot(published) == snapshot(work)
+    # Three batches of twenty-three: more than a tenth of the rows, a copy.
+    for n in range(21, 24):
+        add_batch(work, f"b{n}", f"1000.{n}", f"00000000000000000{n}", 20)
+    assert publish(work, published).strategy == "copy"
     assert snapshot(published) == snapshot(work)
     # A full rebuild: every batch's mart rows written again by a new build.
-    for n in range(1, 7):
-        add_batch(work, f"b{n}", "1000.6", "0000000000000000007", 20)
+    for n in range(1, 24):
+        add_batch(work, f"b{n:02}", "1000.23", "0000000000000000024", 20)
     assert publish(work, published).strategy == "copy"
     assert snapshot(published) == snapshot(work)
 
