@@ -32,6 +32,22 @@ def test_documented_query_returns_rows_on_the_demo(
     assert demo_con.execute(sql).fetchall(), sql
 
 
+def test_the_savings_query_compares_the_same_tokens_on_both_sides(
+    demo_con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The README's savings by month: its batch cost is that of the items it has a real-time
+    cost for (not the month's whole spend, which holds dedicated hours), so batch <= real-time."""
+    sql = next(query for query in documented_queries() if "savings_percent" in query)
+    shown = {row[0]: row[1:3] for row in demo_con.execute(sql).fetchall()}
+    items = demo_con.execute(
+        "select usage_month, round(sum(realtime_cost_usd), 6), round(sum(cost_usd), 6) "
+        "from marts.fct_batch_items where realtime_cost_usd is not null group by all"
+    ).fetchall()
+    assert items
+    assert shown == {month: (realtime, cost) for month, realtime, cost in items}
+    assert all(cost <= realtime for realtime, cost in shown.values())
+
+
 ANALYST_BLOCK = re.compile(r"```sql analyst\n(.*?)```", re.DOTALL)
 
 
