@@ -177,13 +177,24 @@ def build_and_publish(
 FAILED_CHECK_COLUMN = "failed_expression"
 
 
+# What a build that ran out of memory can change (profiles.yml): fewer threads want less.
+OUT_OF_MEMORY_HINT = (
+    "\n    DuckDB ran out of memory: set BATCHLEDGER_DBT_DUCKDB_THREADS=1, or raise"
+    " BATCHLEDGER_DUCKDB_MEMORY_LIMIT"
+)
+
+
 def failures_with_checks(work_db: Path, outcome: DbtOutcome) -> list[str]:
     """The build's failures, each test that groups a model's row checks followed by the checks
     that failed and on how many rows: dbt itself says only how many rows failed. Asked of the
     working database the failed build left (never published); a question that cannot be
-    answered leaves the failure as dbt gave it."""
+    answered leaves the failure as dbt gave it. A node that ran out of memory says what to
+    change."""
     named = []
     for failure in outcome.failures:
+        if "Out of Memory" in failure:
+            named.append(failure + OUT_OF_MEMORY_HINT)
+            continue
         node = failure.split(":", 1)[0]
         sql = outcome.failed_tests.get(node, "")
         if f"as {FAILED_CHECK_COLUMN}," not in sql:
@@ -194,6 +205,8 @@ def failures_with_checks(work_db: Path, outcome: DbtOutcome) -> list[str]:
                 str(work_db), read_only=True, config={"memory_limit": duckdb_memory_limit()}
             )
             try:
+                # The SQL is dbt's compiled test, read back from its run_results.json.
+                con.execute("set enable_external_access = false")
                 checks = con.execute(
                     f"select {FAILED_CHECK_COLUMN}, count(*) from ({sql}) group by all order by all"
                 ).fetchall()

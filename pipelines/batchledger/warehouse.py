@@ -252,8 +252,20 @@ def publish(work_db: Path, published: Path) -> PublishResult:
         target, strategy = candidate.path, "sync"
         break
     if target is None:
+        # A full copy: the generations it passed over go first (readers that have one open
+        # keep reading it), so that the disk holds the working file, the published one and
+        # this copy, not one more full file besides.
+        _forget_old_generations(generations, keep=set(_same_inode(generations, current)))
         target = generations / f"gen-{_next_number(generations)}.duckdb"
-        shutil.copyfile(work_db, target)
+        try:
+            shutil.copyfile(work_db, target)
+            # On disk before the users' objects are carried over: the window in which a
+            # change of theirs to the published file could be missed is then short.
+            with target.open("rb") as fh:
+                os.fsync(fh.fileno())
+        except BaseException:
+            target.unlink(missing_ok=True)  # a full disk must not keep a partial copy
+            raise
     _carry_users_objects(published, target)
     with target.open("rb") as fh:
         os.fsync(fh.fileno())

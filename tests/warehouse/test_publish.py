@@ -299,3 +299,51 @@ def test_a_working_database_in_the_newer_format_is_rewritten_once_losing_nothing
     assert not list((work_dir / GENERATIONS_DIR).glob("gen-*"))
     publish(work, published)
     assert storage_version(published).startswith("v1.")
+
+
+def test_a_full_copy_first_drops_the_older_generation_and_a_failed_one_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy needs room for one more full file: the generation it passes over goes before
+    the copy, not after; a copy that fails (a full disk) leaves no partial file, and the
+    published file is as it was."""
+    import shutil
+
+    from batchledger import warehouse
+
+    monkeypatch.setattr(warehouse, "SYNC_MIN_ROWS", 10)
+    work = tmp_path / ".work" / "warehouse" / "warehouse.duckdb"
+    work.parent.mkdir(parents=True)
+    published = tmp_path / "warehouse.duckdb"
+    make_work_db(work)
+    add_batch(work, "b1", "1000.1", "0000000000000000001", 50)
+    assert publish(work, published).strategy == "copy"
+    add_batch(work, "b2", "1000.2", "0000000000000000002", 50)
+    assert publish(work, published).strategy == "copy"
+    generations = work.parent / GENERATIONS_DIR
+
+    def on_disk() -> list[str]:
+        return sorted(path.name for path in generations.glob("gen-*.duckdb"))
+
+    assert on_disk() == ["gen-1.duckdb", "gen-2.duckdb"]
+    # A full rebuild: every mart row new, so the publish copies the file.
+    for batch in ("b1", "b2"):
+        add_batch(work, batch, "1000.2", "0000000000000000003", 50)
+    before = snapshot(published)
+    seen: list[list[str]] = []
+    copy = shutil.copyfile
+
+    def copy_onto_a_full_disk(source: Path, target: Path) -> None:
+        seen.append(on_disk())
+        copy(source, target)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", copy_onto_a_full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        publish(work, published)
+    assert seen == [["gen-2.duckdb"]]  # only the published generation beside the copy
+    assert on_disk() == ["gen-2.duckdb"]
+    assert snapshot(published) == before
+    monkeypatch.setattr(shutil, "copyfile", copy)
+    assert publish(work, published).strategy == "copy"
+    assert snapshot(published) == snapshot(work)

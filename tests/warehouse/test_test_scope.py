@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from batchledger.build import failures_with_checks, write_build_scope
-from batchledger.transform import run_dbt
+from batchledger.transform import DbtOutcome, run_dbt
 
 from .conftest import BuiltWarehouse, shared_dbt_cache_dir
 
@@ -90,3 +90,15 @@ def test_an_incremental_build_tests_its_own_rows_and_a_full_build_all_rows(
     assert failures(since_load_id="1", build_id="2000000000000000003") == []
     # A full build reads every row, whoever wrote it.
     assert sorted(failures(since_load_id="", build_id="2000000000000000003")) == sorted(caught)
+
+
+def test_a_build_out_of_memory_says_what_to_change(tmp_path: Path) -> None:
+    failure = (
+        "fct_batch_items: Out of Memory Error: failed to allocate data of size 16.0 MiB "
+        "(512.0 MiB/512.0 MiB used)"
+    )
+    outcome = DbtOutcome(success=False, failures=[failure, "unique_x: Got 1 result"])
+    named = failures_with_checks(tmp_path / "warehouse.duckdb", outcome)
+    assert named[0].startswith(failure + "\n")
+    assert "BATCHLEDGER_DBT_DUCKDB_THREADS=1" in named[0]
+    assert named[1] == "unique_x: Got 1 result"
