@@ -121,58 +121,70 @@ results_classified as (
 answered_twice as (
 
     -- The requests that more than one line answers: rare (a provider bug), so only their
-    -- lines are sorted below. A window over every line sorted them all, the largest step of
-    -- a full build at 10M items.
+    -- lines are sorted below (a window over every line sorted them all). This step and the
+    -- next read two to six narrow columns straight from the staging view and parse no
+    -- usage, so the wide checked rows pass through once: when three steps read them, DuckDB
+    -- materialised a copy of every line, the largest cost of a full build at 10M items
+    -- after the request-result join.
     select
         batch_id,
         custom_id
 
-    from results_classified
+    from {{ ref('stg_together__batch_results') }}
+    where {{ is_batch_to_build('batch_id') }}
     group by batch_id, custom_id
     having count(*) > 1
 
 ),
 
-results_ranked as (
+duplicate_lines_ranked as (
 
     -- The line that stands for a request when several answer it: a total order on what the
     -- lines say, never on when or in which run they were loaded, so an incremental build
     -- picks the same line as a full one. A succeeded line first, then the output file
-    -- before the error file, then file id, then line number. A request answered once is
-    -- its own winner.
+    -- before the error file, then file id, then line number. Only the lines of requests
+    -- answered twice; a request answered once is its own winner.
     select
-        results_classified.*,
-        1 as result_rank,
-        results_classified.result_file_kind || ':' || results_classified.result_file_id
-        || ':' || results_classified.result_line_number as winning_result_line
-
-    from results_classified
-    anti join answered_twice
-        on results_classified.batch_id is not distinct from answered_twice.batch_id
-        and results_classified.custom_id is not distinct from answered_twice.custom_id
-
-    union all
-
-    select
-        results_classified.*,
+        duplicate_lines.result_file_id,
+        duplicate_lines.result_line_number,
         row_number() over requests_lines as result_rank,
         first_value(
-            results_classified.result_file_kind || ':' || results_classified.result_file_id
-            || ':' || results_classified.result_line_number
+            duplicate_lines.result_file_kind || ':' || duplicate_lines.result_file_id
+            || ':' || duplicate_lines.result_line_number
         ) over requests_lines as winning_result_line
 
-    from results_classified
+    from {{ ref('stg_together__batch_results') }} as duplicate_lines
     semi join answered_twice
-        on results_classified.batch_id is not distinct from answered_twice.batch_id
-        and results_classified.custom_id is not distinct from answered_twice.custom_id
+        on duplicate_lines.batch_id is not distinct from answered_twice.batch_id
+        and duplicate_lines.custom_id is not distinct from answered_twice.custom_id
+    where {{ is_batch_to_build('duplicate_lines.batch_id') }}
     window requests_lines as (
-        partition by results_classified.batch_id, results_classified.custom_id
+        partition by duplicate_lines.batch_id, duplicate_lines.custom_id
         order by
-            results_classified.is_succeeded desc,
-            results_classified.result_file_kind desc,
-            results_classified.result_file_id asc,
-            results_classified.result_line_number asc
+            duplicate_lines.is_succeeded desc,
+            duplicate_lines.result_file_kind desc,
+            duplicate_lines.result_file_id asc,
+            duplicate_lines.result_line_number asc
     )
+
+),
+
+results_ranked as (
+
+    -- A line is one (result_file_id, result_line_number), the raw table's key.
+    select
+        results_classified.*,
+        coalesce(duplicate_lines_ranked.result_rank, 1) as result_rank,
+        coalesce(
+            duplicate_lines_ranked.winning_result_line,
+            results_classified.result_file_kind || ':' || results_classified.result_file_id
+            || ':' || results_classified.result_line_number
+        ) as winning_result_line
+
+    from results_classified
+    left join duplicate_lines_ranked
+        on results_classified.result_file_id = duplicate_lines_ranked.result_file_id
+        and results_classified.result_line_number = duplicate_lines_ranked.result_line_number
 
 ),
 
